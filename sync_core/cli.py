@@ -1,0 +1,184 @@
+"""``salla-sync``: the terminal front end of the sync core (on-call use, scripts, deployers' CI).
+
+Exit codes: 0 every order synced, 1 some order not synced, 2 bad input or configuration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+
+import click
+
+from sync_core.input_rules import parse_order_numbers
+from sync_core.logs import setup_logging
+from sync_core.results import OrderResult, SyncStatus, result_lines
+from sync_core.settings import ConfigError, Settings, load_settings
+from sync_core.wiring import open_service
+
+EXIT_OK, EXIT_NOT_SYNCED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _settings() -> Settings:
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    setup_logging(settings.secrets)
+    return settings
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+def format_results(results: Sequence[OrderResult]) -> str:
+    lines = [line for result in results for line in result_lines(result)]
+    if not lines:
+        return "(no results)"
+    width = max(len(line.number) for line in lines)
+    status_width = max(len(line.status.value) for line in lines)
+    return "\n".join(f"{line.number:<{width}}  {line.status.value:<{status_width}}  {line.detail}".rstrip()
+                     for line in lines)
+
+
+def summary(results: Sequence[OrderResult]) -> str:
+    counts = {s: sum(1 for r in results if r.status is s) for s in SyncStatus}
+    parts = [f"{counts[s]} {s.value}" for s in SyncStatus if counts[s]]
+    return f"{len(results)} order(s): " + ", ".join(parts)
+
+
+def exit_code(results: Sequence[OrderResult]) -> int:
+    return EXIT_OK if all(r.status is SyncStatus.SUCCESS for r in results) else EXIT_NOT_SYNCED
+
+
+def print_run(run_id: int, results: Sequence[OrderResult], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps({"run_id": run_id, "results": [r.to_json() for r in results]}, ensure_ascii=False))
+    else:
+        click.echo(format_results(results))
+        click.echo(f"\nrun {run_id}: {summary(results)}")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Sync Salla orders into Enerpize as invoices and returns, exactly once."""
+
+
+@main.command()
+@click.argument("numbers", nargs=-1)
+@click.option("--file", "file", type=click.File("r", encoding="utf-8"), help="Read numbers from a file, one a line.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@click.option("--by", "requested_by", default=None, help="Who asked (default: $USER).")
+def sync(numbers: tuple[str, ...], file, as_json: bool, requested_by: str | None) -> None:
+    """Sync orders by reference number or internal id."""
+    text = "\n".join(numbers)
+    if file is not None:
+        text += "\n" + file.read()
+    parsed = parse_order_numbers(text)
+    if not parsed.ok:
+        _fail("\n".join(parsed.errors))
+    settings = _settings()
+    who = requested_by or _user()
+
+    async def go() -> tuple[int, list[OrderResult]]:
+        async with open_service(settings) as service:
+            return await service.sync(parsed.numbers, requested_by=who, source="cli")
+
+    run_id, results = _run(go())
+    print_run(run_id, results, as_json)
+    sys.exit(exit_code(results))
+
+
+@main.command()
+@click.argument("run_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+def retry(run_id: int, as_json: bool) -> None:
+    """Re-run the orders that failed in RUN_ID, as a new run linked to it."""
+    settings = _settings()
+
+    async def go():
+        async with open_service(settings) as service:
+            if await asyncio.to_thread(service.store.get_run, run_id) is None:
+                return None, None
+            return await service.retry(run_id, requested_by=_user(), source="cli") or (None, [])
+
+    new_run, results = _run(go())
+    if results is None:
+        _fail(f"there is no run {run_id}")
+    if new_run is None:
+        click.echo(f"run {run_id} has no failed orders; nothing to re-run")
+        sys.exit(EXIT_OK)
+    print_run(new_run, results, as_json)
+    sys.exit(exit_code(results))
+
+
+@main.command(name="log")
+@click.option("--status", type=click.Choice([s.value for s in SyncStatus], case_sensitive=False))
+@click.option("--limit", type=click.IntRange(1, 1000), default=30, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def show_log(status: str | None, limit: int, as_json: bool) -> None:
+    """The Invoice Sync Log, newest first."""
+    from sync_core.store import Store
+
+    settings = _settings()
+    if status:
+        status = next(s.value for s in SyncStatus if s.value.lower() == status.lower())
+    store = Store(settings.database_url)
+    rows = store.log(status=status, limit=limit)
+    if as_json:
+        click.echo(json.dumps([r.model_dump(mode="json") for r in rows], ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("the log is empty")
+        return
+    click.echo(f"{'time (UTC)':<16}  {'run':>4}  {'number':<12} {'type':<7} {'status':<16} {'enerpize':<10} "
+               f"{'amount':>10}  reason")
+    for r in rows:
+        amount = f"{r.amount} {r.currency}" if r.amount else ""
+        click.echo(f"{r.created_at:%Y-%m-%d %H:%M}  {r.run_id:>4}  {r.number:<12} {r.kind or '':<7} {r.status:<16} "
+                   f"{r.enerpize_number or '':<10} {amount:>10}  {r.reason or ''}".rstrip())
+
+
+@main.command()
+def check() -> None:
+    """Check connectivity to Salla, Enerpize and the database."""
+    from sync_core.health import check_all
+
+    settings = _settings()
+    checks = _run(check_all(settings))
+    for name, ok, detail in checks:
+        click.echo(f"{'ok  ' if ok else 'FAIL'}  {name:<9} {detail}")
+    sys.exit(EXIT_OK if all(ok for _, ok, _ in checks) else EXIT_NOT_SYNCED)
+
+
+@main.command()
+@click.option("--numbers", default=None, help="Numbers to sync instead of the sample ones (one a line or spaced).")
+def demo(numbers: str | None) -> None:
+    """Run everything against local simulators of Salla and Enerpize (no credentials needed)."""
+    from sandbox.demo import run_demo
+
+    sys.exit(run_demo(numbers))
+
+
+def _user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # no user in some containers
+        return "cli"
+
+
+def _run(coro):
+    try:
+        return asyncio.run(coro)
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,36 @@
+"""Connectivity checks for ``salla-sync check`` and the bot's ``/healthz``."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sync_core.settings import Settings
+from sync_core.store import Store
+from sync_core.wiring import open_service
+
+Check = tuple[str, bool, str]
+
+
+async def check_database(store: Store) -> Check:
+    try:
+        await asyncio.to_thread(store.ping)
+        return ("database", True, store.engine.url.render_as_string(hide_password=True))
+    except Exception as exc:  # any driver error is a failed check, said in one line
+        return ("database", False, f"unreachable ({type(exc).__name__})")
+
+
+async def check_all(settings: Settings) -> list[Check]:
+    store = Store(settings.database_url)
+    results = [await check_database(store)]
+    try:
+        async with open_service(settings, store=store) as service:
+            for name, ping in (("salla", service.salla.ping), ("enerpize", service.enerpize.ping)):
+                try:
+                    results.append((name, True, await ping()))
+                except Exception as exc:
+                    results.append((name, False, str(exc) or type(exc).__name__))
+    except Exception as exc:
+        results.append(("settings", False, str(exc)))
+    finally:
+        store.close()
+    return results

@@ -1,0 +1,147 @@
+"""What both API clients share: rate pacing from the server's headers, and bounded retries.
+
+Reads (GET) retry on anything transient. Writes (POST) retry only where the server certainly
+did nothing (could not connect, 429); any other failure of a write is ``OutcomeUnknown`` and the
+sync service settles it by looking the idempotency key up before trying again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+
+import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """The API answered with an error. ``message`` is readable by a finance clerk."""
+
+    def __init__(self, status: int, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.retry_after = retry_after
+
+    @property
+    def transient(self) -> bool:
+        return self.status == 429 or self.status >= 500
+
+
+class OutcomeUnknown(Exception):
+    """A write was sent but its answer was lost: it may or may not have taken effect."""
+
+
+class Unreachable(Exception):
+    """The API could not be reached after the retries."""
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value)
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+class RateLimitPacer:
+    """Keeps a client under a request-per-minute budget it learns from ``X-RateLimit-*`` headers.
+
+    Model: a bucket of ``limit`` requests that refills at ``limit``/60 a second (Salla's leaky
+    bucket). The estimate starts from the last ``Remaining`` seen, minus what has been sent since,
+    plus what leaked back in since. A 429 stops everyone until its ``Retry-After`` has passed.
+    """
+
+    def __init__(self, *, window: float = 60.0, reserve: int = 1, clock: Callable[[], float] = time.monotonic):
+        self.window = window
+        self.reserve = reserve
+        self._clock = clock
+        self._limit: int | None = None
+        self._remaining: float = 0.0
+        self._observed_at = 0.0
+        self._blocked_until = 0.0
+        self._lock = asyncio.Lock()
+
+    @property
+    def _leak(self) -> float:
+        return (self._limit or 60) / self.window
+
+    def _estimate(self, now: float) -> float:
+        if self._limit is None:
+            return float("inf")
+        return min(float(self._limit), self._remaining + (now - self._observed_at) * self._leak)
+
+    async def acquire(self) -> None:
+        """Wait until a request may go out, then count it as sent."""
+        async with self._lock:  # one waiter at a time keeps requests in FIFO order
+            while True:
+                now = self._clock()
+                if now < self._blocked_until:
+                    await asyncio.sleep(self._blocked_until - now)
+                    continue
+                available = self._estimate(now)
+                if available >= 1 + self.reserve:
+                    if self._limit is not None:
+                        self._remaining = available - 1
+                        self._observed_at = now
+                    return
+                await asyncio.sleep((1 + self.reserve - available) / self._leak)
+
+    def observe(self, response: httpx.Response) -> None:
+        headers = response.headers
+        now = self._clock()
+        if response.status_code == 429:
+            wait = retry_after_seconds(response)
+            self._blocked_until = max(self._blocked_until, now + (wait if wait is not None else 1.0))
+            if self._limit is not None:
+                self._remaining, self._observed_at = 0.0, now
+        try:
+            limit = int(headers["X-RateLimit-Limit"])
+            remaining = int(headers["X-RateLimit-Remaining"])
+        except (KeyError, ValueError):
+            return
+        self._limit = limit
+        # Only ever lower the estimate from a header: answers to requests sent earlier arrive late.
+        self._remaining = min(self._estimate(now), float(remaining))
+        self._observed_at = now
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, ApiError):
+        return exc.transient
+    return isinstance(exc, (httpx.TimeoutException, httpx.TransportError))
+
+
+def _wait(state: RetryCallState) -> float:
+    exc = state.outcome.exception() if state.outcome else None
+    if isinstance(exc, ApiError) and exc.retry_after is not None:
+        return exc.retry_after + random.uniform(0, 0.25)
+    # Full jitter over an exponential ceiling: 0.2, 0.4, 0.8 … s, at most 5 s.
+    return random.uniform(0, min(5.0, 0.2 * 2 ** (state.attempt_number - 1))) + 0.05
+
+
+async def with_retries(call: Callable[[], Awaitable[httpx.Response]], *, attempts: int,
+                       transient: Callable[[BaseException], bool] = _is_transient) -> httpx.Response:
+    """Run ``call`` until it succeeds, retrying transient failures with jittered backoff."""
+    retrying = AsyncRetrying(stop=stop_after_attempt(attempts), wait=_wait,
+                             retry=retry_if_exception(transient), reraise=True)
+    async for attempt in retrying:
+        with attempt:
+            return await call()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def write_transient(exc: BaseException) -> bool:
+    """A write may be retried only when the server certainly did not act on it."""
+    if isinstance(exc, ApiError):
+        return exc.status == 429
+    return isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))

@@ -1,0 +1,154 @@
+"""The Salla Merchant API v2 client: find an order, read its invoices and lines.
+
+Every call is paced under the store's rate limit, retried on transient failures, and refreshes
+the token once on a 401. Raw JSON becomes models here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import httpx
+from pydantic import ValidationError
+
+from sync_core.http import ApiError, RateLimitPacer, Unreachable, retry_after_seconds, with_retries
+from sync_core.salla.models import SallaInvoice, SallaOrder, SallaOrderItem
+from sync_core.salla.tokens import TokenManager
+
+log = logging.getLogger(__name__)
+
+
+class SallaError(Exception):
+    """Salla answered something the sync cannot use; the message says what, for a person."""
+
+
+def _error_message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code}"
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        message = str(error.get("message") or error.get("code") or "")
+        fields = error.get("fields")
+        if isinstance(fields, dict) and fields:
+            message += " (" + "; ".join(f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}"
+                                        for k, v in fields.items()) + ")"
+        return message or f"HTTP {response.status_code}"
+    if isinstance(error, str):
+        return error
+    return f"HTTP {response.status_code}"
+
+
+class SallaClient:
+    def __init__(self, http: httpx.AsyncClient, *, api_url: str, tokens: TokenManager,
+                 pacer: RateLimitPacer | None = None, attempts: int = 5) -> None:
+        self._http = http
+        self._base = api_url.rstrip("/")
+        self._tokens = tokens
+        self.pacer = pacer or RateLimitPacer()
+        self._attempts = attempts
+        self.calls = 0
+
+    async def _get(self, path: str, params: dict[str, Any] | None = None, *, allow_404: bool = False) -> dict | None:
+        refreshed = False
+        while True:
+            token = self._tokens.access_token
+            try:
+                response = await with_retries(lambda: self._send(path, params, token), attempts=self._attempts)
+            except ApiError as exc:
+                raise SallaError(f"Salla is not answering ({exc.message})") from None
+            except httpx.HTTPError as exc:
+                raise Unreachable(f"Salla could not be reached ({type(exc).__name__})") from None
+            if response.status_code == 401 and not refreshed:
+                await self._tokens.refresh(token)
+                refreshed = True
+                continue
+            if response.status_code == 404 and allow_404:
+                return None
+            if response.status_code >= 400:
+                raise SallaError(f"Salla refused {path} (HTTP {response.status_code}: {_error_message(response)})")
+            try:
+                body = response.json()
+            except ValueError:
+                raise SallaError(f"Salla answered {path} with something that is not JSON") from None
+            if not isinstance(body, dict) or "data" not in body:
+                raise SallaError(f"Salla answered {path} without data")
+            return body
+
+    async def _send(self, path: str, params: dict[str, Any] | None, token: str) -> httpx.Response:
+        await self.pacer.acquire()
+        self.calls += 1
+        response = await self._http.get(f"{self._base}{path}", params=params, headers={
+            "Authorization": f"Bearer {token}", "Accept": "application/json"})
+        self.pacer.observe(response)
+        if response.status_code == 429 or response.status_code >= 500:
+            raise ApiError(response.status_code, _error_message(response),
+                           retry_after=retry_after_seconds(response))
+        return response
+
+    # --- the calls the sync uses ----------------------------------------------------------------
+
+    async def find_order(self, number: str) -> SallaOrder | None:
+        """The order whose merchant-facing number is ``number``, else whose internal id is; else None.
+
+        The list answer is a summary that may lack the customer; then the order itself is read.
+        """
+        body = await self._get("/orders", {"reference_id": number})
+        for row in body.get("data") or []:
+            if isinstance(row, dict) and str(row.get("reference_id")) == number:  # never trust a filter
+                customer = row.get("customer")
+                if isinstance(customer, dict) and customer.get("id"):
+                    return self._model(SallaOrder, row, f"order {number}")  # the summary is enough
+                full = await self.get_order(int(row["id"]))
+                if full is not None:
+                    return full
+        return await self.get_order(int(number))
+
+    async def get_order(self, order_id: int) -> SallaOrder | None:
+        body = await self._get(f"/orders/{order_id}", allow_404=True)
+        if body is None or not body.get("data"):
+            return None
+        return self._model(SallaOrder, body["data"], f"order {order_id}")
+
+    async def list_invoices(self, order_id: int) -> list[SallaInvoice]:
+        """The order's invoices (headers, no items), every page."""
+        invoices: list[SallaInvoice] = []
+        page = 1
+        while True:
+            body = await self._get("/orders/invoices", {"order_id": order_id, "page": page})
+            for row in body.get("data") or []:
+                invoice = self._model(SallaInvoice, row, f"an invoice of order {order_id}")
+                if invoice.order_id in (None, order_id):  # never trust a filter
+                    invoices.append(invoice)
+            pagination = body.get("pagination") or {}
+            total_pages = int(pagination.get("totalPages") or 1)
+            current = int(pagination.get("currentPage") or page)
+            if current >= total_pages or page >= 1000:
+                return invoices
+            page = current + 1
+
+    async def get_invoice(self, invoice_id: int) -> SallaInvoice:
+        body = await self._get(f"/orders/invoices/{invoice_id}")
+        return self._model(SallaInvoice, body["data"], f"invoice {invoice_id}")
+
+    async def order_items(self, order_id: int) -> dict[int, SallaOrderItem]:
+        body = await self._get("/orders/items", {"order_id": order_id})
+        items = [self._model(SallaOrderItem, row, f"an item of order {order_id}") for row in body.get("data") or []]
+        return {item.id: item for item in items}
+
+    @staticmethod
+    def _model(model: type, data: Any, what: str):
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ()))
+            raise SallaError(f"Salla sent {what} the sync cannot read ({where}: {first['msg']})") from None
+
+    async def ping(self) -> str:
+        """A cheap authorised read, for ``salla-sync check``."""
+        body = await self._get("/orders", {"per_page": 1})
+        total = (body.get("pagination") or {}).get("total")
+        return f"reachable ({total} orders)" if total is not None else "reachable"

@@ -1,0 +1,101 @@
+"""Settings from the environment (and a ``.env`` file), checked once at start-up.
+
+A missing or malformed setting stops start-up with one line naming the variable; secrets are
+``SecretStr`` so they never print.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing import Annotated
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names the variable and never its value."""
+
+
+def _split_ids(value: object) -> list[str]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return list(value)  # type: ignore[arg-type]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+
+    salla_api_url: str = "https://api.salla.dev/admin/v2"
+    salla_access_token: SecretStr | None = None
+    salla_refresh_token: SecretStr | None = None
+    salla_client_id: str | None = None
+    salla_client_secret: SecretStr | None = None
+    salla_token_url: str = "https://accounts.salla.sa/oauth2/token"
+
+    enerpize_api_url: str | None = None
+    enerpize_api_key: SecretStr | None = None
+
+    database_url: str = "sqlite:///salla_sync.db"
+
+    salla_sync_allowed_users: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    salla_sync_allowed_channels: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    # Tuning (not in the contract's table; safe defaults).
+    salla_sync_concurrency: int = Field(default=8, ge=1, le=64)
+    salla_sync_http_timeout: float = Field(default=20.0, gt=0, le=300)
+
+    @field_validator("salla_sync_allowed_users", "salla_sync_allowed_channels", mode="before")
+    @classmethod
+    def _ids(cls, value: object) -> list[str]:
+        return _split_ids(value)
+
+    @field_validator("salla_api_url", "salla_token_url", "enerpize_api_url", "slack_api_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _db(cls, value: str) -> str:
+        if "://" not in value:
+            raise ValueError("must be an SQLAlchemy URL such as sqlite:///salla_sync.db")
+        return value
+
+    @cached_property
+    def secrets(self) -> list[str]:
+        """Every secret value, so that logs and messages can be scrubbed of them."""
+        found = []
+        for name in ("slack_bot_token", "slack_signing_secret", "slack_app_token", "salla_access_token",
+                     "salla_refresh_token", "salla_client_secret", "enerpize_api_key"):
+            value = getattr(self, name)
+            if value is not None and value.get_secret_value():
+                found.append(value.get_secret_value())
+        return found
+
+    def require(self, *names: str) -> None:
+        """Stop with one clear line naming the first missing variable."""
+        for name in names:
+            if getattr(self, name) in (None, ""):
+                raise ConfigError(f"{name.upper()} is not set")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings; a bad one raises ConfigError naming the variable (not its value)."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]).upper() if first.get("loc") else "a setting"
+        raise ConfigError(f"{name} is malformed: {first['msg']}") from None

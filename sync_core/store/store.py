@@ -1,0 +1,294 @@
+"""The store: runs and their records, the exactly-once ledger, and the Salla tokens.
+
+Methods are synchronous and short; the async sync service calls them through
+``asyncio.to_thread`` so the event loop never waits on the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import event, func, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.pool import StaticPool
+from sqlmodel import Session, SQLModel, col, create_engine, delete, select
+
+from sync_core.money import fmt
+from sync_core.results import DocumentResult, OrderResult, SyncStatus
+from sync_core.store.tables import LedgerEntry, SallaToken, SyncRecord, SyncRun, utcnow
+
+CLAIM_LEASE = timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """This attempt holds the right to create the document for one Salla invoice."""
+
+    salla_invoice_id: int
+    token: str
+    taken_over: bool  # an earlier attempt left it: its outcome is unknown
+
+
+@dataclass(frozen=True)
+class AlreadySynced:
+    salla_invoice_id: int
+    enerpize_id: str
+    enerpize_number: str | None
+    amount: str | None
+    currency: str | None
+
+
+@dataclass(frozen=True)
+class ClaimBusy:
+    """Another attempt is creating this document right now."""
+
+    salla_invoice_id: int
+    lease_until: datetime | None
+
+
+def make_engine(database_url: str) -> Engine:
+    if database_url.startswith("sqlite"):
+        memory = database_url in ("sqlite://", "sqlite:///:memory:")
+        # One shared connection for an in-memory database, or every thread would see its own.
+        engine = create_engine(database_url, connect_args={"check_same_thread": False, "timeout": 30},
+                               poolclass=StaticPool if memory else None)
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection, _record):  # pragma: no cover - trivial
+            cursor = dbapi_connection.cursor()
+            if not memory:
+                cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return create_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def _fingerprint(access: str, refresh: str) -> str:
+    return hashlib.sha256(f"{access}\0{refresh}".encode()).hexdigest()[:16]
+
+
+class Store:
+    def __init__(self, database_url: str, *, engine: Engine | None = None, create: bool = True) -> None:
+        self.database_url = database_url
+        self.engine = engine or make_engine(database_url)
+        if create:
+            self.create_tables()
+
+    def create_tables(self) -> None:
+        SQLModel.metadata.create_all(self.engine)
+
+    def ping(self) -> None:
+        with Session(self.engine) as session:
+            session.exec(select(1)).one()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- runs -----------------------------------------------------------------------------
+
+    def create_run(self, numbers: Sequence[str], requested_by: str, source: str,
+                   retry_of: int | None = None) -> SyncRun:
+        with Session(self.engine, expire_on_commit=False) as session:
+            run = SyncRun(requested_by=requested_by, source=source, numbers="\n".join(numbers),
+                          total=len(numbers), retry_of=retry_of)
+            session.add(run)
+            session.commit()
+            return run
+
+    def get_run(self, run_id: int) -> SyncRun | None:
+        with Session(self.engine, expire_on_commit=False) as session:
+            return session.get(SyncRun, run_id)
+
+    def set_run_state(self, run_id: int, state: str) -> None:
+        with Session(self.engine) as session:
+            session.exec(update(SyncRun).where(col(SyncRun.id) == run_id).values(state=state))
+            session.commit()
+
+    def finish_run(self, run_id: int, results: Iterable[OrderResult], *, cancelled: bool = False) -> SyncRun:
+        counts = {status: 0 for status in SyncStatus}
+        for result in results:
+            counts[result.status] += 1
+        with Session(self.engine, expire_on_commit=False) as session:
+            run = session.get(SyncRun, run_id)
+            assert run is not None
+            run.succeeded = counts[SyncStatus.SUCCESS]
+            run.failed = counts[SyncStatus.FAILED]
+            run.not_found = counts[SyncStatus.NOT_FOUND]
+            run.cancelled = counts[SyncStatus.CANCELLED]
+            run.state = "cancelled" if cancelled else "finished"
+            run.finished_at = utcnow()
+            session.add(run)
+            session.commit()
+            return run
+
+    def recent_runs(self, limit: int = 20) -> list[SyncRun]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            return list(session.exec(select(SyncRun).order_by(col(SyncRun.id).desc()).limit(limit)))
+
+    # --- records (the Invoice Sync Log) ---------------------------------------------------
+
+    def add_result(self, run_id: int, result: OrderResult) -> None:
+        """Write one input number's outcome: a record per document, or one for the order."""
+        rows = []
+        base = dict(run_id=run_id, number=result.number, salla_order_id=result.salla_order_id,
+                    salla_reference=result.salla_reference)
+        if not result.documents:
+            rows.append(SyncRecord(**base, status=result.status.value, reason=result.reason))
+        for doc in result.documents:
+            rows.append(SyncRecord(
+                **base, salla_invoice_id=doc.salla_invoice_id, salla_invoice_number=doc.salla_invoice_number,
+                kind=doc.kind.value if doc.kind else None, status=doc.status.value, reason=doc.reason,
+                enerpize_id=doc.enerpize_id, enerpize_number=doc.enerpize_number,
+                amount=fmt(doc.total) if doc.total is not None else None, currency=doc.currency,
+            ))
+        with Session(self.engine) as session:
+            session.add_all(rows)
+            session.commit()
+
+    def run_records(self, run_id: int) -> list[SyncRecord]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            return list(session.exec(select(SyncRecord).where(SyncRecord.run_id == run_id)
+                                     .order_by(col(SyncRecord.id))))
+
+    def log(self, *, status: str | None = None, limit: int = 50) -> list[SyncRecord]:
+        """The Invoice Sync Log, newest first."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            query = select(SyncRecord)
+            if status:
+                query = query.where(SyncRecord.status == status)
+            return list(session.exec(query.order_by(col(SyncRecord.id).desc()).limit(limit)))
+
+    # --- the ledger: exactly one Enerpize document per Salla invoice -----------------------
+
+    def synced(self, salla_invoice_id: int) -> AlreadySynced | None:
+        with Session(self.engine) as session:
+            entry = session.get(LedgerEntry, salla_invoice_id)
+            if entry is None or entry.state != "synced" or entry.enerpize_id is None:
+                return None
+            return AlreadySynced(entry.salla_invoice_id, entry.enerpize_id, entry.enerpize_number,
+                                 entry.amount, entry.currency)
+
+    def claim(self, salla_invoice_id: int, *, salla_order_id: int, kind: str, po_number: str,
+              run_id: int | None, lease: timedelta = CLAIM_LEASE) -> Claim | AlreadySynced | ClaimBusy:
+        """Take the unique right to create this invoice's document.
+
+        A row already there is either a finished sync (AlreadySynced), a live attempt (ClaimBusy),
+        or an attempt whose lease ran out (taken over here, with a compare-and-set on its token).
+        """
+        token = uuid.uuid4().hex
+        now = utcnow()
+        with Session(self.engine) as session:
+            session.add(LedgerEntry(salla_invoice_id=salla_invoice_id, salla_order_id=salla_order_id, kind=kind,
+                                    po_number=po_number, state="claimed", claim_token=token,
+                                    claimed_by_run=run_id, lease_until=now + lease))
+            try:
+                session.commit()
+                return Claim(salla_invoice_id, token, taken_over=False)
+            except IntegrityError:
+                session.rollback()
+        with Session(self.engine) as session:
+            entry = session.get(LedgerEntry, salla_invoice_id)
+            if entry is None:  # released between our insert and this read: try once more
+                return self.claim(salla_invoice_id, salla_order_id=salla_order_id, kind=kind,
+                                  po_number=po_number, run_id=run_id, lease=lease)
+            if entry.state == "synced" and entry.enerpize_id is not None:
+                return AlreadySynced(entry.salla_invoice_id, entry.enerpize_id, entry.enerpize_number,
+                                     entry.amount, entry.currency)
+            if entry.lease_until is not None and entry.lease_until > now:
+                return ClaimBusy(salla_invoice_id, entry.lease_until)
+            taken = session.exec(
+                update(LedgerEntry)
+                .where(col(LedgerEntry.salla_invoice_id) == salla_invoice_id,
+                       col(LedgerEntry.claim_token) == entry.claim_token, col(LedgerEntry.state) == "claimed")
+                .values(claim_token=token, claimed_by_run=run_id, lease_until=now + lease)
+            )
+            session.commit()
+            if taken.rowcount == 1:
+                return Claim(salla_invoice_id, token, taken_over=True)
+            return ClaimBusy(salla_invoice_id, None)
+
+    def extend_claim(self, claim: Claim, lease: timedelta = CLAIM_LEASE) -> bool:
+        with Session(self.engine) as session:
+            res = session.exec(update(LedgerEntry)
+                               .where(col(LedgerEntry.salla_invoice_id) == claim.salla_invoice_id,
+                                      col(LedgerEntry.claim_token) == claim.token)
+                               .values(lease_until=utcnow() + lease))
+            session.commit()
+            return res.rowcount == 1
+
+    def complete_claim(self, claim: Claim, *, enerpize_id: str, enerpize_number: str | None,
+                       amount: str | None, currency: str | None) -> None:
+        """Record the document; the row stays forever so the invoice is never created again."""
+        with Session(self.engine) as session:
+            session.exec(update(LedgerEntry)
+                         .where(col(LedgerEntry.salla_invoice_id) == claim.salla_invoice_id)
+                         .values(state="synced", claim_token=None, lease_until=None, enerpize_id=enerpize_id,
+                                 enerpize_number=enerpize_number, amount=amount, currency=currency,
+                                 synced_at=utcnow()))
+            session.commit()
+
+    def release_claim(self, claim: Claim) -> None:
+        """Give the claim back after a failure that certainly created nothing."""
+        with Session(self.engine) as session:
+            session.exec(delete(LedgerEntry).where(col(LedgerEntry.salla_invoice_id) == claim.salla_invoice_id,
+                                                   col(LedgerEntry.claim_token) == claim.token,
+                                                   col(LedgerEntry.state) == "claimed"))
+            session.commit()
+
+    def abandon_claim(self, claim: Claim) -> None:
+        """The outcome is unknown: keep the row but end its lease, so the next attempt looks first."""
+        with Session(self.engine) as session:
+            session.exec(update(LedgerEntry)
+                         .where(col(LedgerEntry.salla_invoice_id) == claim.salla_invoice_id,
+                                col(LedgerEntry.claim_token) == claim.token)
+                         .values(lease_until=utcnow()))
+            session.commit()
+
+    def synced_invoice_of_order(self, salla_order_id: int) -> str | None:
+        """The Enerpize id of the order's first synced tax invoice (a return names it)."""
+        with Session(self.engine) as session:
+            entry = session.exec(select(LedgerEntry)
+                                 .where(LedgerEntry.salla_order_id == salla_order_id,
+                                        LedgerEntry.kind == "invoice", LedgerEntry.state == "synced")
+                                 .order_by(col(LedgerEntry.salla_invoice_id))).first()
+            return entry.enerpize_id if entry else None
+
+    def ledger_count(self) -> int:
+        with Session(self.engine) as session:
+            return session.exec(select(func.count()).select_from(LedgerEntry)
+                                .where(LedgerEntry.state == "synced")).one()
+
+    # --- Salla tokens ----------------------------------------------------------------------
+
+    def load_tokens(self, env_access: str | None, env_refresh: str | None) -> SallaToken | None:
+        """The tokens in force: the stored ones, unless the environment holds newer first tokens."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            row = session.get(SallaToken, 1)
+            if env_access and env_refresh:
+                seed = _fingerprint(env_access, env_refresh)
+                if row is None or row.seeded_from != seed:
+                    row = row or SallaToken(id=1, access_token=env_access, refresh_token=env_refresh)
+                    row.access_token, row.refresh_token = env_access, env_refresh
+                    row.expires_at, row.seeded_from, row.updated_at = None, seed, utcnow()
+                    session.add(row)
+                    session.commit()
+            return row
+
+    def save_tokens(self, access_token: str, refresh_token: str, expires_at: datetime | None) -> None:
+        """Both new tokens in one transaction: never one without the other."""
+        with Session(self.engine) as session:
+            row = session.get(SallaToken, 1)
+            if row is None:
+                row = SallaToken(id=1, access_token=access_token, refresh_token=refresh_token)
+            row.access_token, row.refresh_token = access_token, refresh_token
+            row.expires_at, row.updated_at = expires_at, utcnow()
+            session.add(row)
+            session.commit()

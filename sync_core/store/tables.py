@@ -1,0 +1,96 @@
+"""The tables. Money is kept as text ("310.50") so it stays exact on every backend."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import Column, Index, Text
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class SyncRun(SQLModel, table=True):
+    """One sync operation: who asked, from where, what they entered, and how it ended."""
+
+    __tablename__ = "sync_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    requested_by: str
+    source: str  # "slack", "cli", "demo"…
+    numbers: str = Field(sa_column=Column(Text, nullable=False))  # the input numbers, one a line
+    state: str = "pending"  # pending, running, finished, cancelled
+    retry_of: int | None = Field(default=None, foreign_key="sync_run.id", index=True)
+    total: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    not_found: int = 0
+    cancelled: int = 0
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    finished_at: datetime | None = None
+
+    @property
+    def number_list(self) -> list[str]:
+        return [n for n in self.numbers.split("\n") if n]
+
+
+class SyncRecord(SQLModel, table=True):
+    """A row of the Invoice Sync Log: one per input number and document."""
+
+    __tablename__ = "sync_record"
+    __table_args__ = (Index("ix_sync_record_run_number", "run_id", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="sync_run.id")
+    number: str  # as entered (normalised)
+    salla_order_id: int | None = Field(default=None, index=True)
+    salla_reference: int | None = None
+    salla_invoice_id: int | None = Field(default=None, index=True)
+    salla_invoice_number: str | None = None
+    kind: str | None = None  # invoice, return
+    status: str = Field(index=True)  # Success, Failed, Record not found, Cancelled
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    enerpize_id: str | None = None
+    enerpize_number: str | None = None
+    amount: str | None = None
+    currency: str | None = None
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class LedgerEntry(SQLModel, table=True):
+    """Which Enerpize document a Salla invoice became. At most one row per Salla invoice.
+
+    ``state`` is "claimed" while an attempt is creating the document (the claim is taken before
+    Enerpize is called) and "synced" once the document exists.
+    """
+
+    __tablename__ = "ledger"
+
+    salla_invoice_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    salla_order_id: int = Field(index=True)
+    kind: str
+    po_number: str
+    state: str = "claimed"
+    claim_token: str | None = None
+    claimed_by_run: int | None = None
+    lease_until: datetime | None = None
+    enerpize_id: str | None = None
+    enerpize_number: str | None = None
+    amount: str | None = None
+    currency: str | None = None
+    synced_at: datetime | None = None
+
+
+class SallaToken(SQLModel, table=True):
+    """The Salla tokens in force; refreshed ones win over the environment's first tokens."""
+
+    __tablename__ = "salla_token"
+
+    id: int = Field(default=1, primary_key=True)
+    access_token: str
+    refresh_token: str
+    expires_at: datetime | None = None
+    seeded_from: str | None = None  # fingerprint of the env tokens this row started from
+    updated_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,46 @@
+"""Builds the sync service from settings: one HTTP client per API, the store, the token manager."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+
+from sync_core.enerpize.client import EnerpizeClient
+from sync_core.salla.client import SallaClient
+from sync_core.salla.tokens import TokenManager
+from sync_core.service import SyncService
+from sync_core.settings import ConfigError, Settings
+from sync_core.store import Store
+
+
+def _secret(value) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+@asynccontextmanager
+async def open_service(settings: Settings, *, store: Store | None = None) -> AsyncIterator[SyncService]:
+    """The service for these settings; closes its HTTP clients on exit (the store is the caller's
+    when passed in)."""
+    settings.require("enerpize_api_url", "enerpize_api_key")
+    own_store = store is None
+    store = store or Store(settings.database_url)
+    tokens = store.load_tokens(_secret(settings.salla_access_token), _secret(settings.salla_refresh_token))
+    if tokens is None:
+        raise ConfigError("SALLA_ACCESS_TOKEN is not set (and no Salla token is stored yet)")
+    timeout = httpx.Timeout(settings.salla_sync_http_timeout, connect=min(10.0, settings.salla_sync_http_timeout))
+    limits = httpx.Limits(max_connections=settings.salla_sync_concurrency * 2 + 4)
+    async with httpx.AsyncClient(timeout=timeout, limits=limits) as salla_http, \
+            httpx.AsyncClient(timeout=timeout, limits=limits) as enerpize_http:
+        manager = TokenManager(access_token=tokens.access_token, refresh_token=tokens.refresh_token,
+                               token_url=settings.salla_token_url, client_id=settings.salla_client_id,
+                               client_secret=_secret(settings.salla_client_secret), store=store, http=salla_http)
+        salla = SallaClient(salla_http, api_url=settings.salla_api_url, tokens=manager)
+        enerpize = EnerpizeClient(enerpize_http, api_url=settings.enerpize_api_url or "",
+                                  api_key=_secret(settings.enerpize_api_key) or "")
+        try:
+            yield SyncService(salla=salla, enerpize=enerpize, store=store, concurrency=settings.salla_sync_concurrency)
+        finally:
+            if own_store:
+                store.close()
