@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 import httpx
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +56,11 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
 class RateLimitPacer:
     """Keeps a client under a request-per-minute budget it learns from ``X-RateLimit-*`` headers.
 
-    Model: a bucket of ``limit`` requests that refills at ``limit``/60 a second (Salla's leaky
-    bucket). The estimate starts from the last ``Remaining`` seen, minus what has been sent since,
-    plus what leaked back in since. A 429 stops everyone until its ``Retry-After`` has passed.
+    Model: a bucket of ``limit`` requests that refills at ``limit``/``window`` a second (Salla's
+    leaky bucket, window 60 s). The estimate is the last ``Remaining`` seen, less the requests still
+    in flight (the server may not have counted them yet), less what was sent since, plus what
+    leaked back in since. The first request goes alone, to learn the budget before a burst. A 429
+    stops everyone until its ``Retry-After`` has passed.
     """
 
     def __init__(self, *, window: float = 60.0, reserve: int = 1, clock: Callable[[], float] = time.monotonic):
@@ -69,6 +71,8 @@ class RateLimitPacer:
         self._remaining: float = 0.0
         self._observed_at = 0.0
         self._blocked_until = 0.0
+        self._in_flight = 0
+        self._first_answer = asyncio.Event()
         self._lock = asyncio.Lock()
 
     @property
@@ -83,6 +87,8 @@ class RateLimitPacer:
     async def acquire(self) -> None:
         """Wait until a request may go out, then count it as sent."""
         async with self._lock:  # one waiter at a time keeps requests in FIFO order
+            if self._in_flight and not self._first_answer.is_set():
+                await self._first_answer.wait()
             while True:
                 now = self._clock()
                 if now < self._blocked_until:
@@ -93,10 +99,19 @@ class RateLimitPacer:
                     if self._limit is not None:
                         self._remaining = available - 1
                         self._observed_at = now
+                    self._in_flight += 1
                     return
                 await asyncio.sleep((1 + self.reserve - available) / self._leak)
 
+    def release(self) -> None:
+        """The request failed without an answer (it may or may not have been counted)."""
+        self._in_flight = max(0, self._in_flight - 1)
+        self._first_answer.set()
+
     def observe(self, response: httpx.Response) -> None:
+        """Learn from an answer to a request that ``acquire`` let out."""
+        self._in_flight = max(0, self._in_flight - 1)
+        self._first_answer.set()
         headers = response.headers
         now = self._clock()
         if response.status_code == 429:
@@ -111,8 +126,19 @@ class RateLimitPacer:
             return
         self._limit = limit
         # Only ever lower the estimate from a header: answers to requests sent earlier arrive late.
-        self._remaining = min(self._estimate(now), float(remaining))
+        self._remaining = min(self._estimate(now), float(remaining - self._in_flight))
         self._observed_at = now
+
+    async def send(self, request: Callable[[], Awaitable[httpx.Response]]) -> httpx.Response:
+        """Pace one request: wait for a slot, send it, learn from the answer."""
+        await self.acquire()
+        try:
+            response = await request()
+        except BaseException:
+            self.release()
+            raise
+        self.observe(response)
+        return response
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -129,11 +155,22 @@ def _wait(state: RetryCallState) -> float:
     return random.uniform(0, min(5.0, 0.2 * 2 ** (state.attempt_number - 1))) + 0.05
 
 
+RATE_LIMITED_ATTEMPTS = 12  # a 429 says "later", not "broken": it gets more patience than a 5xx
+
+
+def _stop(attempts: int) -> Callable[[RetryCallState], bool]:
+    def stop(state: RetryCallState) -> bool:
+        exc = state.outcome.exception() if state.outcome else None
+        limit = RATE_LIMITED_ATTEMPTS if isinstance(exc, ApiError) and exc.status == 429 else attempts
+        return state.attempt_number >= limit
+
+    return stop
+
+
 async def with_retries(call: Callable[[], Awaitable[httpx.Response]], *, attempts: int,
                        transient: Callable[[BaseException], bool] = _is_transient) -> httpx.Response:
     """Run ``call`` until it succeeds, retrying transient failures with jittered backoff."""
-    retrying = AsyncRetrying(stop=stop_after_attempt(attempts), wait=_wait,
-                             retry=retry_if_exception(transient), reraise=True)
+    retrying = AsyncRetrying(stop=_stop(attempts), wait=_wait, retry=retry_if_exception(transient), reraise=True)
     async for attempt in retrying:
         with attempt:
             return await call()

@@ -28,7 +28,6 @@ from sync_core.store.tables import SyncRun
 log = logging.getLogger(__name__)
 
 CREATE_ATTEMPTS = 3
-BUSY_WAIT_SECONDS = 150.0  # a little longer than a claim's lease
 
 
 @dataclass
@@ -230,7 +229,8 @@ class SyncService:
                      run_id: int | None) -> Claim | AlreadySynced | ClaimBusy:
         """Take the ledger claim; when another attempt holds it, wait for it to finish."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + BUSY_WAIT_SECONDS
+        # Wait a little longer than a claim's lease: by then its holder finished or is taken over.
+        deadline = loop.time() + self.store.claim_lease.total_seconds() + 30
         delay = 0.05
         while True:
             claim = await asyncio.to_thread(self.store.claim, invoice.id, salla_order_id=order.id, kind=kind.value,

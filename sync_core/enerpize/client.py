@@ -72,10 +72,9 @@ class EnerpizeClient:
     # --- transport ------------------------------------------------------------------------
 
     async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        await self.pacer.acquire()
         self.calls += 1
-        response = await self._http.request(method, f"{self._base}{path}", headers=self._headers, **kwargs)
-        self.pacer.observe(response)
+        response = await self.pacer.send(
+            lambda: self._http.request(method, f"{self._base}{path}", headers=self._headers, **kwargs))
         if response.status_code == 429 or response.status_code >= 500:
             raise ApiError(response.status_code, _error_message(response), retry_after=retry_after_seconds(response))
         return response

@@ -78,11 +78,9 @@ class SallaClient:
             return body
 
     async def _send(self, path: str, params: dict[str, Any] | None, token: str) -> httpx.Response:
-        await self.pacer.acquire()
         self.calls += 1
-        response = await self._http.get(f"{self._base}{path}", params=params, headers={
-            "Authorization": f"Bearer {token}", "Accept": "application/json"})
-        self.pacer.observe(response)
+        response = await self.pacer.send(lambda: self._http.get(f"{self._base}{path}", params=params, headers={
+            "Authorization": f"Bearer {token}", "Accept": "application/json"}))
         if response.status_code == 429 or response.status_code >= 500:
             raise ApiError(response.status_code, _error_message(response),
                            retry_after=retry_after_seconds(response))

@@ -76,8 +76,10 @@ def _fingerprint(access: str, refresh: str) -> str:
 
 
 class Store:
-    def __init__(self, database_url: str, *, engine: Engine | None = None, create: bool = True) -> None:
+    def __init__(self, database_url: str, *, engine: Engine | None = None, create: bool = True,
+                 claim_lease: timedelta = CLAIM_LEASE) -> None:
         self.database_url = database_url
+        self.claim_lease = claim_lease
         self.engine = engine or make_engine(database_url)
         if create:
             self.create_tables()
@@ -177,7 +179,7 @@ class Store:
                                  entry.amount, entry.currency)
 
     def claim(self, salla_invoice_id: int, *, salla_order_id: int, kind: str, po_number: str,
-              run_id: int | None, lease: timedelta = CLAIM_LEASE) -> Claim | AlreadySynced | ClaimBusy:
+              run_id: int | None, lease: timedelta | None = None) -> Claim | AlreadySynced | ClaimBusy:
         """Take the unique right to create this invoice's document.
 
         A row already there is either a finished sync (AlreadySynced), a live attempt (ClaimBusy),
@@ -185,6 +187,7 @@ class Store:
         """
         token = uuid.uuid4().hex
         now = utcnow()
+        lease = lease or self.claim_lease
         with Session(self.engine) as session:
             session.add(LedgerEntry(salla_invoice_id=salla_invoice_id, salla_order_id=salla_order_id, kind=kind,
                                     po_number=po_number, state="claimed", claim_token=token,
@@ -215,7 +218,8 @@ class Store:
                 return Claim(salla_invoice_id, token, taken_over=True)
             return ClaimBusy(salla_invoice_id, None)
 
-    def extend_claim(self, claim: Claim, lease: timedelta = CLAIM_LEASE) -> bool:
+    def extend_claim(self, claim: Claim, lease: timedelta | None = None) -> bool:
+        lease = lease or self.claim_lease
         with Session(self.engine) as session:
             res = session.exec(update(LedgerEntry)
                                .where(col(LedgerEntry.salla_invoice_id) == claim.salla_invoice_id,

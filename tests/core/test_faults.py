@@ -1,0 +1,159 @@
+"""The sync under the faults real APIs have: expired tokens, rate limits, 5xx, lost answers, races."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from sandbox import INVOICES, REFUND_RECEIPTS, EnerpizeSimulator, SallaSimulator, sample_store
+from sandbox.sample_store import COFFEE, DATES
+from sync_core.results import SyncStatus
+from sync_core.store import Store
+from sync_core.wiring import open_service
+from tests.core.conftest import settings_for
+
+SYNCABLE = [str(n) for n in range(1001, 1016) if n != 1011]  # 14 orders, 20 documents
+
+
+def all_docs(enerpize):
+    return enerpize.documents[INVOICES] + enerpize.documents[REFUND_RECEIPTS]
+
+
+def assert_one_document_per_invoice(enerpize):
+    po_numbers = [d.po_number for d in all_docs(enerpize)]
+    assert len(po_numbers) == len(set(po_numbers)), "an invoice was created twice"
+
+
+async def test_fifty_concurrent_401s_cause_one_refresh(salla, service, store):
+    salla.refresh_latency = 0.2
+    salla.expire_access_token()
+    orders = await asyncio.gather(*(service.salla.find_order("1001") for _ in range(50)))
+    assert all(o is not None and o.reference_id == 1001 for o in orders)
+    assert salla.refresh_count == 1 and not salla.revoked
+    # Both new tokens are stored: a new process starts with them, not the dead env ones.
+    tokens = store.load_tokens(None, None)
+    assert (tokens.access_token, tokens.refresh_token) == (salla.access_token, salla.refresh_token)
+
+
+async def test_refreshed_tokens_survive_a_restart(salla, enerpize, settings, store):
+    old_refresh = settings.salla_refresh_token.get_secret_value()
+    async with open_service(settings, store=store) as service:
+        salla.expire_access_token()
+        assert (await service.sync(["1001"], requested_by="U1", source="test"))[1][0].status is SyncStatus.SUCCESS
+    salla.expire_access_token()
+    async with open_service(settings, store=store) as service:  # same env tokens, now dead
+        _, [result] = await service.sync(["1002"], requested_by="U1", source="test")
+    assert result.status is SyncStatus.SUCCESS
+    assert salla.refresh_count == 2 and not salla.revoked  # the old refresh token was never reused
+    assert salla.refresh_token != old_refresh
+
+
+async def test_revoked_tokens_fail_with_a_reason_not_a_crash(salla, service):
+    salla.expire_access_token()
+    salla.revoked = True
+    _, [result] = await service.sync(["1001"], requested_by="U1", source="test")
+    assert result.status is SyncStatus.FAILED
+    assert "reconnect the Salla app" in result.reason
+
+
+async def test_429_storm_every_order_still_synced(salla, enerpize, service):
+    salla.fail_next(status=429, count=12, retry_after=1)
+    enerpize.fail_next(status=429, count=6, retry_after=1)
+    _, results = await service.sync(SYNCABLE, requested_by="U1", source="test")
+    assert [r.status for r in results] == [SyncStatus.SUCCESS] * len(SYNCABLE), [r for r in results if r.status is not SyncStatus.SUCCESS]
+    assert len(all_docs(enerpize)) == 20
+    assert_one_document_per_invoice(enerpize)
+
+
+async def test_pacing_keeps_under_the_rate_limit(enerpize, database_url):
+    # A scaled-down plan: 12 requests in the bucket, 24 a second back (the 120/min plan, 12x faster).
+    with SallaSimulator(store=sample_store(), bucket=(12, 24.0)) as salla:
+        async with open_service(settings_for(salla, enerpize, database_url)) as service:
+            service.salla.pacer.window = 12 / 24.0
+            _, results = await service.sync(SYNCABLE, requested_by="U1", source="test")
+        assert all(r.status is SyncStatus.SUCCESS for r in results)
+        assert salla.throttled_count <= 2  # only the first burst may overrun, before the headers are seen
+
+
+async def test_server_errors_then_success(salla, enerpize, service):
+    salla.fail_next(status=500, count=2, path_contains="/orders/invoices")
+    salla.fail_next(status=503, count=1, path_contains="/orders")
+    enerpize.fail_next(status=502, count=2, path_contains="/taxes")
+    salla.drop_next(count=1, path_contains="/orders/invoices/")
+    _, [result] = await service.sync(["1002"], requested_by="U1", source="test")
+    assert result.status is SyncStatus.SUCCESS
+    assert len(all_docs(enerpize)) == 2
+
+
+async def test_salla_down_fails_the_order_with_a_reason(salla, service, enerpize):
+    salla.fail_next(status=503, count=100)
+    _, [result] = await service.sync(["1001"], requested_by="U1", source="test")
+    assert result.status is SyncStatus.FAILED and "Salla is not answering" in result.reason
+    assert all_docs(enerpize) == []
+
+
+@pytest.mark.parametrize("mode", ["drop", "hang"])
+async def test_create_stored_but_answer_lost_gives_exactly_one_document(mode, salla, database_url):
+    with EnerpizeSimulator(hang_seconds=3) as enerpize:
+        settings = settings_for(salla, enerpize, database_url, timeout=1.0)
+        async with open_service(settings) as service:
+            service.lost_answer_pause = 0.05
+            enerpize.lose_next_create(kind=INVOICES, mode=mode)
+            _, [result] = await service.sync(["1001"], requested_by="U1", source="test")
+            assert result.status is SyncStatus.SUCCESS
+            assert "linked" not in (result.documents[0].reason or "")
+            [doc] = enerpize.documents[INVOICES]
+            assert result.documents[0].enerpize_number == doc.no
+
+
+async def test_crash_after_enerpize_stored_the_invoice_is_linked_on_the_next_run(salla, enerpize, settings, store):
+    """The process dies while waiting for Enerpize's answer: the claim stays; the next run finds the
+    document by its po_number once the claim's lease is over, and links it."""
+    store.claim_lease = timedelta(seconds=0.5)
+    enerpize.hang_seconds = 30
+    enerpize.lose_next_create(kind=INVOICES, mode="hang")
+    async with open_service(settings, store=store) as service:
+        crashed = asyncio.create_task(service.sync(["1001"], requested_by="U1", source="test"))
+        while not enerpize.documents[INVOICES]:
+            await asyncio.sleep(0.02)
+        crashed.cancel()  # the process dies here: no result, the claim is left behind
+        with pytest.raises(asyncio.CancelledError):
+            await crashed
+    async with open_service(settings, store=store) as service:
+        _, [second] = await service.sync(["1001"], requested_by="U1", source="test")
+    assert second.status is SyncStatus.SUCCESS
+    assert "linked, not created again" in second.documents[0].reason
+    assert len(enerpize.documents[INVOICES]) == 1
+
+
+async def test_two_concurrent_runs_on_the_same_20_orders(salla, enerpize, settings, database_url):
+    for i in range(6):  # top the sample up to 20 syncable orders
+        order = salla.store.add_order(1100 + i, customer=None, lines=[replace(COFFEE, quantity=i + 1), DATES])
+        salla.store.add_invoice(order)
+    numbers = SYNCABLE + [str(1100 + i) for i in range(6)]
+    salla.latency = 0.01
+    enerpize.latency = 0.01
+    store_a, store_b = Store(database_url), Store(database_url)
+    try:
+        async with open_service(settings, store=store_a) as a, open_service(settings, store=store_b) as b:
+            (_, ra), (_, rb) = await asyncio.gather(a.sync(numbers, requested_by="A", source="test"),
+                                                    b.sync(numbers, requested_by="B", source="test"))
+    finally:
+        store_a.close()
+        store_b.close()
+    assert all(r.status is SyncStatus.SUCCESS for r in ra + rb), [(r.number, r.documents) for r in ra + rb if r.status is not SyncStatus.SUCCESS]
+    assert len(all_docs(enerpize)) == 26
+    assert_one_document_per_invoice(enerpize)
+
+
+async def test_enerpize_rejection_is_a_readable_reason_and_frees_the_invoice(enerpize, service):
+    enerpize.fail_next(status=400, count=1, path_contains="/invoices", method="POST")
+    _, [first] = await service.sync(["1001"], requested_by="U1", source="test")
+    assert first.status is SyncStatus.FAILED
+    assert first.documents[0].reason.startswith("Enerpize rejected the invoice:")
+    _, [second] = await service.sync(["1001"], requested_by="U1", source="test")
+    assert second.status is SyncStatus.SUCCESS and not second.documents[0].already_synced
+    assert len(enerpize.documents[INVOICES]) == 1
