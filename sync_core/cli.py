@@ -25,7 +25,7 @@ def _settings() -> Settings:
     try:
         settings = load_settings()
     except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+        _fail(str(exc))
     setup_logging(settings.secrets)
     return settings
 

@@ -1,0 +1,118 @@
+"""``salla-sync`` as an on-call engineer runs it: a real process, real HTTP to the simulators."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from sandbox import EnerpizeSimulator, SallaSimulator, sample_store
+
+
+@pytest.fixture
+def sims():
+    with SallaSimulator(store=sample_store()) as salla, EnerpizeSimulator() as enerpize:
+        yield salla, enerpize
+
+
+@pytest.fixture
+def env(sims, database_url, tmp_path):
+    salla, enerpize = sims
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SALLA_", "ENERPIZE_", "SLACK_", "DATABASE_"))}
+    clean.update({
+        "SALLA_API_URL": salla.api_url, "SALLA_TOKEN_URL": salla.token_url,
+        "SALLA_ACCESS_TOKEN": salla.access_token, "SALLA_REFRESH_TOKEN": salla.refresh_token,
+        "SALLA_CLIENT_ID": salla.client_id, "SALLA_CLIENT_SECRET": salla.client_secret,
+        "ENERPIZE_API_URL": enerpize.api_url, "ENERPIZE_API_KEY": enerpize.api_key,
+        "DATABASE_URL": database_url, "SALLA_SYNC_HTTP_TIMEOUT": "5",
+    })
+    return clean
+
+
+def cli(env, *args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "sync_core.cli", *args], env=env, cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_sync_json_matches_the_contract_and_exits_0(env, sims, tmp_path):
+    done = cli(env, "sync", "1001", "١٠٠٢", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert isinstance(out["run_id"], int)
+    first, second = out["results"]
+    assert first["number"] == "1001" and first["status"] == "Success" and first["reason"] is None
+    [doc] = first["documents"]
+    assert doc["kind"] == "invoice" and doc["salla_invoice_id"] == 560001
+    assert doc["total"] == "310.50" and doc["currency"] == "SAR" and doc["enerpize_number"]
+    assert [d["kind"] for d in second["documents"]] == ["invoice", "return"]
+
+
+def test_some_order_not_synced_exits_1_with_a_table(env, tmp_path):
+    done = cli(env, "sync", "1001", "1017", "1011", cwd=tmp_path)
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()
+    assert any(line.startswith("1017") and "Record not found" in line for line in lines)
+    assert any(line.startswith("1011") and "Failed" in line and "under_review" in line for line in lines)
+    assert "3 order(s): 1 Success, 1 Failed, 1 Record not found" in done.stdout
+
+
+def test_bad_input_exits_2_naming_the_line_and_syncs_nothing(env, sims, tmp_path):
+    numbers = tmp_path / "numbers.txt"
+    numbers.write_text("1001\n1002, 1003\n", encoding="utf-8")
+    done = cli(env, "sync", "--file", str(numbers), cwd=tmp_path)
+    assert done.returncode == 2
+    assert 'Line 3 "1002, 1003": one number per line, no commas' in done.stderr
+    salla, enerpize = sims
+    assert salla.call_count() == 0 and enerpize.call_count() == 0
+
+
+def test_missing_setting_exits_2_with_one_line_and_no_secret(env, tmp_path):
+    env = dict(env)
+    del env["ENERPIZE_API_URL"]
+    done = cli(env, "sync", "1001", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip() == "error: ENERPIZE_API_URL is not set"
+    assert env["ENERPIZE_API_KEY"] not in done.stderr + done.stdout
+
+
+def test_malformed_setting_is_named(env, tmp_path):
+    done = cli(dict(env, SALLA_SYNC_CONCURRENCY="lots"), "sync", "1001", cwd=tmp_path)
+    assert done.returncode == 2 and "SALLA_SYNC_CONCURRENCY is malformed" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_retry_and_log(env, sims, tmp_path):
+    salla, enerpize = sims
+    enerpize.fail_next(status=400, count=1, path_contains="/invoices", method="POST")
+    first = json.loads(cli(env, "sync", "1001", "1004", "--json", cwd=tmp_path).stdout)
+    assert sorted(r["status"] for r in first["results"]) == ["Failed", "Success"]
+    retried = cli(env, "retry", str(first["run_id"]), "--json", cwd=tmp_path)
+    assert retried.returncode == 0, retried.stderr
+    assert [r["status"] for r in json.loads(retried.stdout)["results"]] == ["Success"]
+    failed_log = json.loads(cli(env, "log", "--status", "failed", "--json", cwd=tmp_path).stdout)
+    assert len(failed_log) == 1 and failed_log[0]["reason"].startswith("Enerpize rejected the invoice")
+    table = cli(env, "log", "--limit", "5", cwd=tmp_path).stdout
+    assert table.splitlines()[0].startswith("time (UTC)") and len(table.splitlines()) == 4
+    assert cli(env, "retry", "999", cwd=tmp_path).returncode == 2
+
+
+def test_check_reports_each_dependency(env, sims, tmp_path):
+    done = cli(env, "check", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [line.split()[:2] for line in done.stdout.splitlines()] == [["ok", "database"], ["ok", "salla"],
+                                                                      ["ok", "enerpize"]]
+    bad = cli(dict(env, ENERPIZE_API_KEY="wrong-key"), "check", cwd=tmp_path)
+    assert bad.returncode == 1 and "FAIL  enerpize" in bad.stdout and "wrong-key" not in bad.stdout
+
+
+def test_demo_runs_with_no_configuration(tmp_path):
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SALLA_", "ENERPIZE_", "SLACK_", "DATABASE_"))}
+    done = subprocess.run([sys.executable, "-m", "sync_core.cli", "demo"], env=clean, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    for word in ("Success", "Failed", "Record not found"):
+        assert word in done.stdout
+    assert not list(tmp_path.iterdir())  # the demo leaves no database behind
