@@ -157,3 +157,19 @@ async def test_enerpize_rejection_is_a_readable_reason_and_frees_the_invoice(ene
     _, [second] = await service.sync(["1001"], requested_by="U1", source="test")
     assert second.status is SyncStatus.SUCCESS and not second.documents[0].already_synced
     assert len(enerpize.documents[INVOICES]) == 1
+
+
+async def test_hundred_orders_on_the_120_plan_lose_nothing(enerpize, database_url):
+    """The 120-a-minute plan, time-compressed 30x (bucket 120, 60 back a second): every order syncs."""
+    store = sample_store()
+    for i in range(100 - 14):
+        order = store.add_order(2000 + i, customer=None, lines=[replace(COFFEE, quantity=1 + i % 3)])
+        store.add_invoice(order)
+    numbers = SYNCABLE + [str(2000 + i) for i in range(100 - 14)]
+    with SallaSimulator(store=store, bucket=(120, 60.0)) as salla:
+        async with open_service(settings_for(salla, enerpize, database_url, salla_sync_concurrency=16)) as service:
+            service.salla.pacer.window = 2.0
+            _, results = await service.sync(numbers, requested_by="U1", source="test")
+        assert len(results) == 100 and all(r.status is SyncStatus.SUCCESS for r in results)
+        assert salla.throttled_count <= 2
+    assert_one_document_per_invoice(enerpize)
