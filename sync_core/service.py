@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 
 from sync_core.enerpize.client import EnerpizeClient, EnerpizeRejected
@@ -30,16 +34,23 @@ log = logging.getLogger(__name__)
 CREATE_ATTEMPTS = 3
 
 
+class RunBusy(Exception):
+    """Another live process is executing this run."""
+
+
 @dataclass
 class _RunControl:
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
+    lost: asyncio.Event = field(default_factory=asyncio.Event)  # the lease went to another process
 
 
 class SyncService:
     """One per process; safe to run many runs at once on one event loop."""
 
     def __init__(self, *, salla: SallaClient, enerpize: EnerpizeClient, store: Store, concurrency: int = 8,
-                 lost_answer_pause: float = 1.0) -> None:
+                 lost_answer_pause: float = 1.0, run_lease: timedelta = timedelta(seconds=30)) -> None:
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.run_lease = run_lease
         self.salla = salla
         self.enerpize = enerpize
         self.store = store
@@ -55,37 +66,69 @@ class SyncService:
         return await asyncio.to_thread(self.store.create_run, list(numbers), requested_by, source, retry_of)
 
     async def execute(self, run_id: int) -> AsyncIterator[OrderResult]:
-        """Run the stored run's numbers that have no result yet; yield each result as it is stored."""
+        """Run the stored run's numbers that have no result yet; yield each result as it is stored.
+
+        The run is leased to this process (renewed while it runs), so a run left by a process that
+        died is taken over by another, and two processes never execute one run at once.
+        """
+        if not await asyncio.to_thread(self.store.acquire_run, run_id, self.owner, self.run_lease):
+            raise RunBusy(run_id)
         run = await asyncio.to_thread(self.store.get_run, run_id)
-        if run is None:
-            raise KeyError(f"no run {run_id}")
+        assert run is not None
         done = {r.number for r in await asyncio.to_thread(self.store.run_records, run_id)}
         pending = [n for n in run.number_list if n not in done]
         control = self._runs.setdefault(run_id, _RunControl())
-        await asyncio.to_thread(self.store.set_run_state, run_id, "running")
-        queue: asyncio.Queue[OrderResult] = asyncio.Queue()
+        if run.cancel_requested:
+            control.cancelled.set()
+        queue: asyncio.Queue[OrderResult | None] = asyncio.Queue()
         semaphore = asyncio.Semaphore(self.concurrency)
 
         async def one(number: str) -> None:
+            result = None
             async with semaphore:
-                if control.cancelled.is_set():
+                if control.lost.is_set():
+                    pass  # another process owns the run now; it will do this number
+                elif control.cancelled.is_set():
                     result = OrderResult(number=number, status=SyncStatus.CANCELLED, reason="cancelled before it started")
                 else:
                     result = await self.sync_number(number, run_id)
-            await asyncio.to_thread(self.store.add_result, run_id, result)
+                if result is not None:
+                    await asyncio.to_thread(self.store.add_result, run_id, result)
             await queue.put(result)
 
+        heartbeat = asyncio.create_task(self._keep_lease(run_id, control))
         tasks = [asyncio.create_task(one(n)) for n in pending]
         try:
             for _ in tasks:
-                yield await queue.get()
+                result = await queue.get()
+                if result is not None:
+                    yield result
         finally:
+            heartbeat.cancel()
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(heartbeat, *tasks, return_exceptions=True)
             self._runs.pop(run_id, None)
+        if control.lost.is_set():
+            return
         results = await self.run_results(run_id)
         await asyncio.to_thread(self.store.finish_run, run_id, results, cancelled=control.cancelled.is_set())
+
+    async def _keep_lease(self, run_id: int, control: _RunControl) -> None:
+        """Renew the run's lease; notice a cancel asked for by another process."""
+        while True:
+            await asyncio.sleep(self.run_lease.total_seconds() / 3)
+            if not await asyncio.to_thread(self.store.acquire_run, run_id, self.owner, self.run_lease):
+                log.warning("run %s was taken over by another process; stopping here", run_id)
+                control.lost.set()
+                return
+            run = await asyncio.to_thread(self.store.get_run, run_id)
+            if run is not None and run.cancel_requested:
+                control.cancelled.set()
+
+    async def resume_orphaned(self) -> list[int]:
+        """Runs left unfinished by a process that died (or never started): their ids, oldest first."""
+        return [r.id for r in await asyncio.to_thread(self.store.orphaned_runs) if r.id is not None]
 
     async def sync(self, numbers: Sequence[str], *, requested_by: str, source: str,
                    retry_of: int | None = None) -> tuple[int, list[OrderResult]]:
@@ -103,6 +146,12 @@ class SyncService:
             return False
         control.cancelled.set()
         return True
+
+    async def cancel_anywhere(self, run_id: int) -> bool:
+        """Cancel the run in whichever process executes it (its lease heartbeat notices the flag).
+        False when the run is already over."""
+        here = self.cancel(run_id)
+        return await asyncio.to_thread(self.store.request_cancel, run_id) or here
 
     async def failed_numbers(self, run_id: int) -> list[str]:
         return [r.number for r in await self.run_results(run_id) if r.status is SyncStatus.FAILED]
@@ -210,7 +259,7 @@ class SyncService:
             if existing is not None:  # created by an attempt whose answer was lost: link it
                 return await self._complete(claim, existing, invoice, draft, ids, linked=True)
             sent = True
-            created = await self._create(draft, order)
+            created = await self._create(draft, order, claim)
             return await self._complete(claim, created, invoice, draft, ids)
         except EnerpizeRejected as exc:
             await asyncio.to_thread(self.store.abandon_claim if sent else self.store.release_claim, claim)
@@ -240,8 +289,12 @@ class SyncService:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0)
 
-    async def _create(self, draft: DocumentDraft, order: SallaOrder) -> CreatedDocument:
-        """Create the document; when an answer is lost, look the key up before sending again."""
+    async def _create(self, draft: DocumentDraft, order: SallaOrder, claim: Claim) -> CreatedDocument:
+        """Create the document; when an answer is lost, look the key up before sending again.
+
+        The claim is renewed before every send, and nothing is sent once it is lost: a claim whose
+        lease ran out may have been taken over by an attempt that is about to look and create.
+        """
         client_id = await self.enerpize.client_id(draft.customer)
         tax_for_products = {rate: await self.enerpize.tax_id(rate) for rate in draft.tax_rates}
         product_ids = {}
@@ -254,6 +307,8 @@ class SyncService:
         if draft.kind is DocumentKind.RETURN:
             original = await asyncio.to_thread(self.store.synced_invoice_of_order, order.id)
         for attempt in range(1, CREATE_ATTEMPTS + 1):
+            if not await asyncio.to_thread(self.store.extend_claim, claim):
+                raise OutcomeUnknown("another attempt took this invoice over")
             try:
                 enerpize_id = await self.enerpize.create_document(draft, client_id=client_id, product_ids=product_ids,
                                                                   tax_ids=tax_for_products, original_invoice_id=original)

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import event, func, update
+from sqlalchemy import event, func, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
@@ -127,9 +127,48 @@ class Store:
             run.cancelled = counts[SyncStatus.CANCELLED]
             run.state = "cancelled" if cancelled else "finished"
             run.finished_at = utcnow()
+            run.owner, run.lease_until = None, None
             session.add(run)
             session.commit()
             return run
+
+    def acquire_run(self, run_id: int, owner: str, lease: timedelta) -> bool:
+        """Take (or renew) the right to execute an unfinished run; False if a live owner has it."""
+        now = utcnow()
+        with Session(self.engine) as session:
+            taken = session.exec(
+                update(SyncRun)
+                .where(col(SyncRun.id) == run_id, col(SyncRun.state).in_(("pending", "running")),
+                       or_(col(SyncRun.owner).is_(None), col(SyncRun.owner) == owner,
+                           col(SyncRun.lease_until) < now))
+                .values(owner=owner, lease_until=now + lease, state="running")
+            )
+            session.commit()
+            return taken.rowcount == 1
+
+    def release_run(self, run_id: int, owner: str) -> None:
+        with Session(self.engine) as session:
+            session.exec(update(SyncRun).where(col(SyncRun.id) == run_id, col(SyncRun.owner) == owner)
+                         .values(owner=None, lease_until=None))
+            session.commit()
+
+    def orphaned_runs(self) -> list[SyncRun]:
+        """Unfinished runs nobody is executing: their owner died, or never started them."""
+        now = utcnow()
+        with Session(self.engine, expire_on_commit=False) as session:
+            return list(session.exec(
+                select(SyncRun).where(col(SyncRun.state).in_(("pending", "running")),
+                                      or_(col(SyncRun.lease_until).is_(None), col(SyncRun.lease_until) < now))
+                .order_by(col(SyncRun.id))))
+
+    def request_cancel(self, run_id: int) -> bool:
+        """Ask whichever process runs it to stop the run's numbers not yet started."""
+        with Session(self.engine) as session:
+            res = session.exec(update(SyncRun)
+                               .where(col(SyncRun.id) == run_id, col(SyncRun.state).in_(("pending", "running")))
+                               .values(cancel_requested=True))
+            session.commit()
+            return res.rowcount == 1
 
     def recent_runs(self, limit: int = 20) -> list[SyncRun]:
         with Session(self.engine, expire_on_commit=False) as session:

@@ -30,6 +30,10 @@ class SyncRun(SQLModel, table=True):
     cancelled: int = 0
     created_at: datetime = Field(default_factory=utcnow, index=True)
     finished_at: datetime | None = None
+    # Which process is executing the run, until when; another takes over once the lease is over.
+    owner: str | None = None
+    lease_until: datetime | None = None
+    cancel_requested: bool = False
 
     @property
     def number_list(self) -> list[str]:
