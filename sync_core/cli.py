@@ -12,10 +12,12 @@ from collections.abc import Sequence
 
 import click
 
+from sync_core.db_cli import db
 from sync_core.input_rules import parse_order_numbers
 from sync_core.logs import setup_logging
 from sync_core.results import OrderResult, SyncStatus, result_lines
 from sync_core.settings import ConfigError, Settings, load_settings
+from sync_core.store import SchemaError
 from sync_core.wiring import open_service
 
 EXIT_OK, EXIT_NOT_SYNCED, EXIT_BAD_INPUT = 0, 1, 2
@@ -127,7 +129,10 @@ def show_log(status: str | None, limit: int, as_json: bool) -> None:
     settings = _settings()
     if status:
         status = next(s.value for s in SyncStatus if s.value.lower() == status.lower())
-    store = Store(settings.database_url)
+    try:
+        store = Store(settings.database_url)
+    except SchemaError as exc:
+        _fail(str(exc))
     rows = store.log(status=status, limit=limit)
     if as_json:
         click.echo(json.dumps([r.model_dump(mode="json") for r in rows], ensure_ascii=False))
@@ -176,9 +181,11 @@ def _user() -> str:
 def _run(coro):
     try:
         return asyncio.run(coro)
-    except ConfigError as exc:
+    except (ConfigError, SchemaError) as exc:
         _fail(str(exc))
 
+
+main.add_command(db)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

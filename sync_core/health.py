@@ -20,7 +20,10 @@ async def check_database(store: Store) -> Check:
 
 
 async def check_all(settings: Settings) -> list[Check]:
-    store = Store(settings.database_url)
+    try:
+        store = Store(settings.database_url)
+    except Exception as exc:  # unreachable, or a schema that needs `salla-sync db upgrade`
+        return [("database", False, str(exc) or type(exc).__name__)]
     results = [await check_database(store)]
     try:
         async with open_service(settings, store=store) as service:

@@ -16,13 +16,17 @@ from sqlalchemy import event, func, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
-from sqlmodel import Session, SQLModel, col, create_engine, delete, select
+from sqlmodel import Session, col, create_engine, delete, select
 
 from sync_core.money import fmt
 from sync_core.results import DocumentResult, OrderResult, SyncStatus
+from sync_core.store.locks import DatabaseLock
+from sync_core.store.schema import ensure_schema
 from sync_core.store.tables import LedgerEntry, SallaToken, SyncRecord, SyncRun, utcnow
 
 CLAIM_LEASE = timedelta(minutes=2)
+TOKEN_REFRESH_LOCK = "salla-token-refresh"
+TOKEN_REFRESH_WAIT = 60.0  # seconds; a refresh is one HTTP call with its own timeout
 
 
 @dataclass(frozen=True)
@@ -85,7 +89,11 @@ class Store:
             self.create_tables()
 
     def create_tables(self) -> None:
-        SQLModel.metadata.create_all(self.engine)
+        """Create the schema on a new database; one query when it is at head already.
+
+        Raises ``SchemaBehind`` (and changes nothing) when the database needs ``salla-sync db upgrade``.
+        """
+        ensure_schema(self.engine, allow_create=True)
 
     def ping(self) -> None:
         with Session(self.engine) as session:
@@ -310,6 +318,23 @@ class Store:
                                 .where(LedgerEntry.state == "synced")).one()
 
     # --- Salla tokens ----------------------------------------------------------------------
+
+    def token_refresh_lock(self, timeout: float | None = TOKEN_REFRESH_WAIT) -> DatabaseLock:
+        """The lock that makes a Salla token refresh single-flight across processes.
+
+        ``with store.token_refresh_lock():`` or ``async with store.token_refresh_lock():`` (the
+        async form waits in a worker thread). PostgreSQL: ``pg_advisory_lock`` held on a dedicated
+        connection; SQLite: ``flock`` on ``<database file>.salla-token-refresh.lock``; neither
+        blocks other writers, so ``save_tokens`` works while it is held. Raises ``LockTimeout``
+        after ``timeout`` seconds (None waits for ever). After taking it, re-read the row with
+        ``load_tokens_row()``: another process may have refreshed meanwhile.
+        """
+        return DatabaseLock(self.engine, TOKEN_REFRESH_LOCK, timeout=timeout)
+
+    def load_tokens_row(self) -> SallaToken | None:
+        """The stored tokens as they are now (no seeding from the environment)."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            return session.get(SallaToken, 1)
 
     def load_tokens(self, env_access: str | None, env_refresh: str | None) -> SallaToken | None:
         """The tokens in force: the stored ones, unless the environment holds newer first tokens."""

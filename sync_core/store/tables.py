@@ -1,10 +1,14 @@
-"""The tables. Money is kept as text ("310.50") so it stays exact on every backend."""
+"""The tables. Money is kept as text ("310.50") so it stays exact on every backend.
+
+Salla's ids are BIGINT: they already pass 1.4 billion, close to PostgreSQL's INTEGER limit.
+A change here needs a migration (``salla-sync db revision``); see ``sync_core/store/schema.py``.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import Column, Index, Text
+from sqlalchemy import BigInteger, Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -49,9 +53,9 @@ class SyncRecord(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     run_id: int = Field(foreign_key="sync_run.id")
     number: str  # as entered (normalised)
-    salla_order_id: int | None = Field(default=None, index=True)
-    salla_reference: int | None = None
-    salla_invoice_id: int | None = Field(default=None, index=True)
+    salla_order_id: int | None = Field(default=None, index=True, sa_type=BigInteger)
+    salla_reference: int | None = Field(default=None, sa_type=BigInteger)
+    salla_invoice_id: int | None = Field(default=None, index=True, sa_type=BigInteger)
     salla_invoice_number: str | None = None
     kind: str | None = None  # invoice, return
     status: str = Field(index=True)  # Success, Failed, Record not found, Cancelled
@@ -72,8 +76,8 @@ class LedgerEntry(SQLModel, table=True):
 
     __tablename__ = "ledger"
 
-    salla_invoice_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
-    salla_order_id: int = Field(index=True)
+    salla_invoice_id: int = Field(primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False})
+    salla_order_id: int = Field(index=True, sa_type=BigInteger)
     kind: str
     po_number: str
     state: str = "claimed"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 
-import sqlalchemy as sa
 from alembic import context
 from sqlmodel.sql.sqltypes import AutoString, UTCDateTime
 
@@ -21,7 +20,7 @@ config = context.config
 def render_item(type_, obj, autogen_context):
     """Write SQLModel's column types as plain SQLAlchemy ones, so revisions never import sqlmodel."""
     if type_ == "type" and isinstance(obj, AutoString):
-        return "sa.String()"
+        return f"sa.String(length={obj.length})" if obj.length else "sa.String()"
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
     return False
