@@ -1,4 +1,4 @@
-"""Local simulators of the Salla Merchant API and the Enerpize api2, over real HTTP.
+"""Local simulators of the Salla Merchant API, the Enerpize api2 and the Slack Web API, over real HTTP.
 
 Used by the tests, ``salla-sync demo`` and the benchmark. Each simulator runs its own aiohttp
 server on 127.0.0.1 (a free port) in a background thread:
@@ -30,10 +30,11 @@ from sandbox.salla_store import (
 from sandbox.sample_store import RECORD_NOT_FOUND, sample_store
 from sandbox.server import LoopbackServer
 from sandbox.simulator import Call
+from sandbox.slack_sim import SlackRequest, SlackSimulator, sign
 
 __all__ = [
     "CREDIT_NOTE", "CREDIT_NOTE_AR", "INVOICES", "REFUND_RECEIPTS", "RECORD_NOT_FOUND",
     "TAX_INVOICE", "TAX_INVOICE_AR", "Call", "Customer", "Document", "EnerpizeBooks",
     "EnerpizeSimulator", "Invoice", "InvoiceItem", "Line", "LoopbackServer", "Order", "OrderItem",
-    "SallaSimulator", "SallaStore", "line", "sample_store",
+    "SallaSimulator", "SallaStore", "SlackRequest", "SlackSimulator", "line", "sample_store", "sign",
 ]

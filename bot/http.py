@@ -1,0 +1,57 @@
+"""HTTP mode: ``POST /slack/events`` (Bolt, signature-checked) and ``GET /healthz``, on aiohttp."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+
+from bot.app import deps_of
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+
+
+def web_app(app: AsyncApp) -> web.Application:
+    deps = deps_of(app)
+    signed = bool(deps.settings.slack_signing_secret and deps.settings.slack_signing_secret.get_secret_value())
+
+    async def events(request: web.Request) -> web.Response:
+        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        if not signed or not timestamp.isdigit() or not request.headers.get("X-Slack-Signature"):
+            # Bolt would answer these too; a malformed timestamp would make it answer 500, not 401.
+            return web.json_response({"error": "invalid request"}, status=401)
+        bolt_response = await app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(bolt_response)
+
+    async def health(_: web.Request) -> web.Response:
+        try:
+            await asyncio.wait_for(asyncio.to_thread(deps.service.store.ping), timeout=5)
+        except Exception as exc:
+            log.warning("health check: database unreachable (%s)", type(exc).__name__)
+            return web.json_response({"ok": False, "database": "unreachable"}, status=503)
+        return web.json_response({"ok": True, "runs_in_flight": len(deps.worker.running)})
+
+    web_application = web.Application()
+    web_application.router.add_post(EVENTS_PATH, events)
+    web_application.router.add_get(HEALTH_PATH, health)
+    return web_application
+
+
+async def start_http(app: AsyncApp, host: str = "127.0.0.1", port: int = 0) -> tuple[web.AppRunner, int]:
+    """Serve the app on ``host:port`` in the running loop (port 0 = any free port).
+
+    Returns the runner (``await runner.cleanup()`` stops it) and the port actually bound.
+    """
+    runner = web.AppRunner(web_app(app), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = runner.addresses[0][1]
+    log.info("listening on http://%s:%s%s", host, bound, EVENTS_PATH)
+    return runner, bound

@@ -1,0 +1,29 @@
+"""Every id Slack sends back to us: command, callback, block and action ids, in one place.
+
+Changing a value here changes it everywhere; a listener never spells an id itself.
+"""
+
+from __future__ import annotations
+
+import enum
+
+COMMAND = "/salla-sync"
+
+
+class CallbackId(str, enum.Enum):
+    SYNC_MODAL = "salla_sync_modal"
+    HOME = "salla_sync_home"
+
+
+class BlockId(str, enum.Enum):
+    NUMBERS = "order_numbers"
+    RUN_CONTROLS = "run_controls"
+    HOME_CONTROLS = "home_controls"
+
+
+class ActionId(str, enum.Enum):
+    NUMBERS_INPUT = "order_numbers_input"
+    CANCEL_RUN = "cancel_run"
+    RERUN_FAILED = "rerun_failed"
+    HOME_SYNC_NEW = "home_sync_new"
+    HOME_STATUS_FILTER = "home_status_filter"

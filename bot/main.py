@@ -1,0 +1,117 @@
+"""``salla-sync-bot``: Socket Mode (``SLACK_APP_TOKEN`` set, no ``--http``) or HTTP mode.
+
+    salla-sync-bot                       # Socket Mode: no public URL needed
+    salla-sync-bot --http --port 3000    # POST /slack/events, GET /healthz
+
+A missing or malformed setting stops start-up with one line naming the variable (exit 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+
+from bot.app import build_app, worker_of
+from bot.http import start_http
+from bot.slack_io import error_code
+from sync_core.logs import setup_logging
+from sync_core.settings import ConfigError, Settings, load_settings
+from sync_core.store import SchemaError
+from sync_core.wiring import open_service
+
+log = logging.getLogger("bot")
+
+EXIT_CONFIG = 2
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="salla-sync-bot", description="The Salla Sync Slack bot.")
+    parser.add_argument("--http", action="store_true", help="serve HTTP (POST /slack/events, GET /healthz) "
+                                                            "instead of Socket Mode")
+    parser.add_argument("--port", type=int, default=3000, help="HTTP port (default 3000)")
+    parser.add_argument("--host", default="0.0.0.0", help="HTTP address to bind (default 0.0.0.0)")
+    return parser.parse_args(argv)
+
+
+def check_settings(settings: Settings, http: bool) -> None:
+    settings.require("slack_bot_token")
+    if http:
+        settings.require("slack_signing_secret")
+    elif settings.slack_app_token is None or not settings.slack_app_token.get_secret_value():
+        raise ConfigError("SLACK_APP_TOKEN is not set (it is needed for Socket Mode; or run with --http --port PORT)")
+
+
+async def start_socket_mode(app: AsyncApp, app_token: str) -> AsyncSocketModeHandler:
+    """Connect the app to Slack over Socket Mode (no public URL); ``await handler.close_async()`` stops it."""
+    handler = AsyncSocketModeHandler(app, app_token)
+    await handler.connect_async()
+    return handler
+
+
+async def serve(settings: Settings, args: argparse.Namespace) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # not on this platform
+            pass
+    async with open_service(settings) as service:
+        app = build_app(settings, service)
+        worker = worker_of(app)
+        try:
+            await app.client.auth_test()
+        except SlackApiError as exc:
+            raise ConfigError(f"SLACK_BOT_TOKEN was refused by Slack ({error_code(exc)})") from None
+        except Exception as exc:  # Slack unreachable right now: start anyway, the client retries later
+            log.warning("could not reach Slack to check the token (%s)", type(exc).__name__)
+        resumed = await worker.resume()
+        if resumed:
+            log.info("resumed %d unfinished run(s)", len(resumed))
+        if args.http:
+            runner, port = await start_http(app, args.host, args.port)
+            log.info("salla-sync-bot: HTTP mode on %s:%s", args.host, port)
+            try:
+                await stop.wait()
+            finally:
+                await runner.cleanup()
+                await worker.shutdown()
+        else:
+            assert settings.slack_app_token is not None
+            handler = await start_socket_mode(app, settings.slack_app_token.get_secret_value())
+            log.info("salla-sync-bot: Socket Mode connected")
+            try:
+                await stop.wait()
+            finally:
+                await handler.close_async()
+                await worker.shutdown()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    try:
+        settings = load_settings()
+        check_settings(settings, args.http)
+    except ConfigError as exc:
+        print(f"salla-sync-bot: {exc}", file=sys.stderr)
+        sys.exit(EXIT_CONFIG)
+    setup_logging(settings.secrets)
+    try:
+        asyncio.run(serve(settings, args))
+    except (ConfigError, SchemaError) as exc:
+        print(f"salla-sync-bot: {exc}", file=sys.stderr)
+        sys.exit(EXIT_CONFIG)
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

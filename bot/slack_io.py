@@ -1,0 +1,168 @@
+"""Talking to Slack from the run worker: one client, per-channel pacing, 429s waited out, never dropped.
+
+The client's own retry handlers wait out the first 429s (``Retry-After``), 5xx answers and
+dropped connections. A message still refused for rate limiting after that keeps waiting here,
+up to ``Tuning.rate_limit_patience``: a 429 delays a message, it does not lose it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot.tuning import Tuning
+from bot.ui.thread import SlackMessage
+
+log = logging.getLogger(__name__)
+
+
+class RateLimitRetry(AsyncRateLimitErrorRetryHandler):
+    """Waits ``Retry-After`` plus up to ``jitter`` seconds (slack-sdk's own adds up to a whole second)."""
+
+    def __init__(self, max_retry_count: int, jitter: float = 1.0) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.jitter = jitter
+
+    async def prepare_for_next_attempt_async(self, *, state, request, response=None, error=None) -> None:
+        if response is None:
+            raise error  # type: ignore[misc]
+        state.next_attempt_requested = True
+        wait = 1.0
+        for key, value in response.headers.items():
+            if key.lower() == "retry-after":
+                try:
+                    wait = float(value[0] if isinstance(value, list) else value)
+                except (TypeError, ValueError):
+                    pass
+                break
+        await asyncio.sleep(max(wait, 0.0) + random.random() * self.jitter)
+        state.increment_current_attempt()
+
+
+def retry_handlers(tuning: Tuning) -> list:
+    return [
+        RateLimitRetry(max_retry_count=tuning.rate_limit_retries, jitter=tuning.rate_limit_jitter),
+        AsyncServerErrorRetryHandler(max_retry_count=2),
+        AsyncConnectionErrorRetryHandler(max_retry_count=2),
+    ]
+
+
+def make_client(token: str, base_url: str, tuning: Tuning = Tuning()) -> AsyncWebClient:
+    """The bot's one Slack Web API client."""
+    if not base_url.endswith("/"):
+        base_url += "/"
+    return AsyncWebClient(token=token, base_url=base_url, retry_handlers=retry_handlers(tuning))
+
+
+def error_code(exc: BaseException) -> str | None:
+    if isinstance(exc, SlackApiError) and exc.response is not None:
+        try:
+            return exc.response.get("error")
+        except Exception:  # a non-JSON answer
+            return None
+    return None
+
+
+def _retry_after(exc: SlackApiError) -> float:
+    headers = getattr(exc.response, "headers", None) or {}
+    for key, value in headers.items():
+        if key.lower() == "retry-after":
+            try:
+                return max(float(value[0] if isinstance(value, list) else value), 0.0)
+            except (TypeError, ValueError):
+                break
+    return 1.0
+
+
+def is_rate_limited(exc: BaseException) -> bool:
+    return isinstance(exc, SlackApiError) and (
+        error_code(exc) == "ratelimited" or getattr(exc.response, "status_code", None) == 429)
+
+
+class ChannelPacer:
+    """At most one call per ``interval`` seconds per channel, in the order they asked."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._next: dict[str, float] = {}
+
+    @asynccontextmanager
+    async def slot(self, channel: str | None) -> AsyncIterator[None]:
+        if channel is None:
+            yield
+            return
+        lock = self._locks.setdefault(channel, asyncio.Lock())
+        async with lock:
+            loop = asyncio.get_running_loop()
+            wait = self._next.get(channel, 0.0) - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            try:
+                yield
+            finally:
+                self._next[channel] = loop.time() + self.interval
+
+
+class SlackOut:
+    def __init__(self, client: AsyncWebClient, tuning: Tuning) -> None:
+        self.client = client
+        self.tuning = tuning
+        self.pacer = ChannelPacer(tuning.channel_pace)
+
+    async def call(self, method: str, *, pace_channel: str | None = None, **kwargs: Any):
+        """``client.<method>(**kwargs)``, paced per channel, rate limits waited out."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.tuning.rate_limit_patience
+        while True:
+            async with self.pacer.slot(pace_channel):
+                try:
+                    return await getattr(self.client, method)(**kwargs)
+                except SlackApiError as exc:
+                    if not is_rate_limited(exc) or loop.time() >= deadline:
+                        raise
+                    delay = _retry_after(exc)
+            log.warning("Slack rate-limited %s; waiting %.1f s before sending it again", method, delay)
+            await asyncio.sleep(min(delay, max(deadline - loop.time(), 0.0)))
+
+    async def post(self, channel: str, message: SlackMessage, *, thread_ts: str | None = None) -> str:
+        kwargs: dict[str, Any] = dict(channel=channel, text=message.text, blocks=message.blocks,
+                                      unfurl_links=False, unfurl_media=False)
+        if thread_ts:
+            kwargs["thread_ts"] = thread_ts
+        response = await self.call("chat_postMessage", pace_channel=channel, **kwargs)
+        return response["ts"]
+
+    async def update(self, channel: str, ts: str, message: SlackMessage) -> None:
+        await self.call("chat_update", pace_channel=channel, channel=channel, ts=ts, text=message.text,
+                        blocks=message.blocks)
+
+    async def ephemeral(self, channel: str, user: str, text: str) -> None:
+        await self.call("chat_postEphemeral", channel=channel, user=user, text=text)
+
+    async def dm_channel(self, user: str) -> str:
+        response = await self.call("conversations_open", users=user)
+        return response["channel"]["id"]
+
+    async def respond(self, response_url: str, text: str) -> bool:
+        """An ephemeral answer through a command's or action's ``response_url``; False if it failed."""
+        webhook = AsyncWebhookClient(response_url, retry_handlers=retry_handlers(self.tuning))
+        try:
+            response = await webhook.send(text=text, response_type="ephemeral", replace_original=False)
+        except Exception as exc:  # an expired or unreachable URL: the caller tries another way
+            log.warning("response_url answer failed: %s", type(exc).__name__)
+            return False
+        return response.status_code == 200

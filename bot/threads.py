@@ -1,0 +1,145 @@
+"""Where each run's thread lives in Slack, and the one-re-run-per-run guard, in the shared database.
+
+The bot's tables sit beside the core's (same SQLModel metadata, same database); their schema is
+versioned with the core's migrations (``sync_core/store/migrations``, which import this module).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import delete, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from sync_core.store.tables import utcnow
+
+
+class SlackThread(SQLModel, table=True):
+    """One run's place in Slack: the parent message, its progress/summary reply, who asked."""
+
+    __tablename__ = "slack_thread"
+
+    run_id: int = Field(primary_key=True, foreign_key="sync_run.id", sa_column_kwargs={"autoincrement": False})
+    root_run_id: int = Field(index=True)  # the run whose parent message heads the thread
+    user_id: str
+    origin: str  # "command" or "home"
+    requested_channel: str | None = None  # where the command was typed
+    channel_id: str | None = None  # where the thread actually is (may be the user's DM)
+    response_url: str | None = None
+    parent_ts: str | None = None
+    progress_ts: str | None = None
+    cancel_requested_by: str | None = None
+    # Renewed by the process driving the thread; once it is over, another process resumes the run.
+    # NULL once everything is reported (results, summary, totals): nothing left to resume.
+    lease_until: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class SlackRerun(SQLModel, table=True):
+    """At most one re-run per run: the primary key is the guard, across clicks, users and replicas."""
+
+    __tablename__ = "slack_rerun"
+
+    source_run_id: int = Field(primary_key=True, foreign_key="sync_run.id", sa_column_kwargs={"autoincrement": False})
+    requested_by: str
+    rerun_id: int | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ThreadStore:
+    """Short synchronous queries; callers run them through ``asyncio.to_thread``."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def add(self, thread: SlackThread) -> SlackThread:
+        with Session(self.engine, expire_on_commit=False) as session:
+            session.add(thread)
+            session.commit()
+            return thread
+
+    def get(self, run_id: int) -> SlackThread | None:
+        with Session(self.engine, expire_on_commit=False) as session:
+            return session.get(SlackThread, run_id)
+
+    def set(self, run_id: int, **values: object) -> None:
+        with Session(self.engine) as session:
+            session.exec(update(SlackThread).where(col(SlackThread.run_id) == run_id).values(**values))
+            session.commit()
+
+    def chain(self, root_run_id: int) -> list[SlackThread]:
+        """The thread's runs, the root first, then its re-runs in the order they started."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            return list(session.exec(select(SlackThread).where(SlackThread.root_run_id == root_run_id)
+                                     .order_by(col(SlackThread.run_id))))
+
+    def claim_rerun(self, source_run_id: int, user_id: str) -> SlackRerun | None:
+        """Take the right to re-run ``source_run_id``; None (and the holder stays) if it was taken."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            row = SlackRerun(source_run_id=source_run_id, requested_by=user_id)
+            session.add(row)
+            try:
+                session.commit()
+                return row
+            except IntegrityError:
+                session.rollback()
+                return None
+
+    def release_rerun(self, source_run_id: int) -> None:
+        """Give the claim back when the re-run could not even be stored."""
+        with Session(self.engine) as session:
+            session.exec(delete(SlackRerun).where(col(SlackRerun.source_run_id) == source_run_id,
+                                                  col(SlackRerun.rerun_id).is_(None)))
+            session.commit()
+
+    def rerun_of(self, source_run_id: int) -> SlackRerun | None:
+        with Session(self.engine, expire_on_commit=False) as session:
+            return session.get(SlackRerun, source_run_id)
+
+    def set_rerun(self, source_run_id: int, rerun_id: int) -> None:
+        with Session(self.engine) as session:
+            session.exec(update(SlackRerun).where(col(SlackRerun.source_run_id) == source_run_id)
+                         .values(rerun_id=rerun_id))
+            session.commit()
+
+    # --- leases: which process drives a run --------------------------------------------------
+
+    def renew_lease(self, run_id: int, seconds: float) -> None:
+        """Keep the thread ours a while longer (never revives the lease of a reported thread)."""
+        with Session(self.engine) as session:
+            session.exec(update(SlackThread)
+                         .where(col(SlackThread.run_id) == run_id, col(SlackThread.lease_until).is_not(None))
+                         .values(lease_until=utcnow() + timedelta(seconds=seconds)))
+            session.commit()
+
+    def reported(self, run_id: int) -> None:
+        """Everything about the run is in Slack: it is never resumed."""
+        self.set(run_id, lease_until=None)
+
+    def take_over_stale(self, seconds: float) -> list[int]:
+        """Threads not yet reported whose driver is gone (lease run out), taken with a
+        compare-and-set on the lease so only one process resumes each."""
+        now = utcnow()
+        taken = []
+        with Session(self.engine, expire_on_commit=False) as session:
+            rows = session.exec(select(SlackThread).where(col(SlackThread.lease_until).is_not(None))
+                                .order_by(col(SlackThread.run_id))).all()
+            for thread in rows:
+                lease = thread.lease_until
+                if lease is None or _aware(lease) > now:
+                    continue
+                result = session.exec(
+                    update(SlackThread)
+                    .where(col(SlackThread.run_id) == thread.run_id, col(SlackThread.lease_until) == lease)
+                    .values(lease_until=now + timedelta(seconds=seconds)))
+                session.commit()
+                if result.rowcount == 1:
+                    taken.append(thread.run_id)
+        return taken
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands datetimes back without their zone; everything we store is UTC.
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)

@@ -1,0 +1,150 @@
+"""Helpers for the end-to-end bot tests: the real Bolt app served over HTTP on 127.0.0.1, requests
+signed as Slack signs them, the Slack simulator as Web API, and a real SyncService against the Salla
+and Enerpize simulators."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from slack_bolt.async_app import AsyncApp
+
+from bot.app import wait_for_runs
+from bot.threads import SlackThread, ThreadStore
+from bot.tuning import FAST
+from sandbox import EnerpizeSimulator, SallaSimulator
+from sandbox.slack_sim import SlackRequest, SlackSimulator
+from sync_core.service import SyncService
+from sync_core.settings import Settings, load_settings
+from sync_core.store import Store
+from sync_core.store.tables import SyncRun
+
+SECRET = "sandbox-signing-secret-0123456789"
+USER = "U0ALICE"
+OTHER_USER = "U0BOB"
+CHANNEL = "C0SALES"
+
+TEST_TUNING = FAST  # no pacing, progress every ~50 ms: the production defaults stay ~2 s
+
+
+@dataclass
+class Reply:
+    status: int
+    text: str
+
+    def json(self) -> Any:
+        return json.loads(self.text) if self.text else None
+
+
+@dataclass
+class Bot:
+    """The running bot and everything around it, with helpers that read like what a person does."""
+
+    app: AsyncApp
+    url: str
+    slack: SlackSimulator
+    salla: SallaSimulator
+    enerpize: EnerpizeSimulator
+    service: SyncService
+    settings: Settings
+    http: aiohttp.ClientSession
+    threads: ThreadStore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.threads = ThreadStore(self.store.engine)
+
+    @property
+    def store(self) -> Store:
+        return self.service.store
+
+    async def send(self, request: SlackRequest, *, secret: str = SECRET, timestamp: int | str | None = None,
+                   headers: dict[str, str] | None = None) -> Reply:
+        sent = headers if headers is not None else request.headers(secret, timestamp)
+        async with self.http.post(self.url + "/slack/events", data=request.body, headers=sent) as response:
+            return Reply(response.status, await response.text())
+
+    async def idle(self) -> None:
+        assert await wait_for_runs(self.app, timeout=30), "runs still in flight after 30 s"
+
+    # -- the modal -----------------------------------------------------------------------------------
+
+    async def command(self, text: str = "", *, user: str = USER, channel: str = CHANNEL) -> Reply:
+        return await self.send(self.slack.command(text, user_id=user, channel_id=channel))
+
+    async def open_modal(self, text: str = "", *, user: str = USER, channel: str = CHANNEL) -> dict[str, Any]:
+        before = len(self.slack.opened_views)
+        reply = await self.command(text, user=user, channel=channel)
+        assert reply.status == 200 and not reply.text, reply
+        await self.idle()  # views.open is follow-up work of the command's listener
+        views = self.slack.opened_views[before:]
+        assert len(views) == 1, self.slack.calls()
+        return views[0]
+
+    async def submit(self, view: dict[str, Any], text: str, *, user: str = USER) -> Reply:
+        return await self.send(self.slack.submission(view, text, user_id=user))
+
+    async def sync(self, text: str, *, user: str = USER, channel: str = CHANNEL) -> SlackThread:
+        """Type the command, fill the modal, submit, wait for the run; the run's thread row."""
+        view = await self.open_modal(user=user, channel=channel)
+        reply = await self.submit(view, text, user=user)
+        assert reply.status == 200 and not reply.text, reply  # an empty ack closes the modal
+        await self.idle()
+        return self.last_thread()
+
+    # -- reading the database ------------------------------------------------------------------------
+
+    def runs(self) -> list[SyncRun]:
+        return list(reversed(self.store.recent_runs(100)))
+
+    def last_thread(self) -> SlackThread:
+        run = self.store.recent_runs(1)[0]
+        thread = self.threads.get(run.id)
+        assert thread is not None
+        return thread
+
+    def slack_calls_since(self, mark: int, *, include_throttled: bool = False) -> list:
+        calls = self.slack.calls()[mark:]
+        return [c for c in calls if include_throttled or not c.throttled]
+
+
+BotFactory = Callable[..., Awaitable["Bot"]]
+
+
+def make_settings(slack: SlackSimulator, salla: SallaSimulator, enerpize: EnerpizeSimulator, database_url: str,
+                  **extra: Any) -> Settings:
+    values: dict[str, Any] = dict(
+        _env_file=None,
+        slack_bot_token=slack.token, slack_signing_secret=SECRET, slack_app_token=None, slack_api_url=slack.api_url,
+        salla_api_url=salla.api_url, salla_token_url=salla.token_url,
+        salla_access_token=salla.access_token, salla_refresh_token=salla.refresh_token,
+        salla_client_id=salla.client_id, salla_client_secret=salla.client_secret,
+        enerpize_api_url=enerpize.api_url, enerpize_api_key=enerpize.api_key,
+        database_url=database_url, salla_sync_http_timeout=5.0,
+        salla_sync_allowed_users="", salla_sync_allowed_channels="",
+    )
+    values.update(extra)
+    return load_settings(**values)
+
+
+STATUS_WORDS = ("Success", "Failed", "Record not found", "Cancelled")
+
+
+def result_messages(slack: SlackSimulator, thread: SlackThread) -> list:
+    """The thread's result replies: the ones made only of sections (progress and summary carry a context)."""
+    return [m for m in slack.replies(thread.channel_id, thread.parent_ts)
+            if m.blocks and all(b.get("type") == "section" for b in m.blocks)]
+
+
+def result_lines(slack: SlackSimulator, thread: SlackThread) -> list[str]:
+    return [line for message in result_messages(slack, thread) for line in message.lines()]
+
+
+def status_words(line: str) -> list[str]:
+    return [word for word in STATUS_WORDS if word in line]
+
+
+def lines_for(lines: list[str], number: str) -> list[str]:
+    return [line for line in lines if f"`{number}`" in line]

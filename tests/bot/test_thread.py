@@ -1,0 +1,149 @@
+"""A run in the thread: one parent, results as replies (one line per order and document, one status
+word each, failures first), the parent updated with the totals; Block Kit limits and a bounded number
+of Slack calls for 100 orders; 429s delay messages but lose none."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from e2e_slack import CHANNEL, TEST_TUNING, lines_for, result_lines, result_messages, status_words
+
+from bot.ids import ActionId
+from sandbox import line
+from sandbox.slack_sim import MESSAGE_MAX_BLOCK_TEXT, MESSAGE_MAX_BLOCKS, block_text_length
+
+MIXED = "1001\n1002\n1011\n1016\n1099\n#1003"
+
+
+async def test_a_mixed_run_answers_in_one_thread_with_one_line_per_order_and_document(bot):
+    thread = await bot.sync(MIXED)
+    slack = bot.slack
+
+    [parent] = slack.top_level(CHANNEL)  # exactly one top-level message
+    assert parent.ts == thread.parent_ts and thread.channel_id == CHANNEL
+    replies = slack.replies(CHANNEL, parent.ts)
+    assert replies and all(m.thread_ts == parent.ts for m in replies)
+    assert len(slack.messages(CHANNEL)) == 1 + len(replies)
+
+    lines = result_lines(slack, thread)
+    assert all(len(status_words(line)) == 1 for line in lines), lines
+    expected = {"1001": ["Success"], "1002": ["Success", "Success"], "1003": ["Success", "Success"],
+                "1011": ["Failed"], "1016": ["Failed"], "1099": ["Record not found"]}
+    for number, statuses in expected.items():
+        found = lines_for(lines, number)
+        assert [status_words(line)[0] for line in found] == statuses, (number, found)
+    assert len(lines) == sum(len(s) for s in expected.values())
+
+    # Failures first, successes last.
+    words = [status_words(line)[0] for line in lines]
+    assert words.index("Success") > max(i for i, w in enumerate(words) if w != "Success")
+
+    # The detail: Enerpize document numbers on success, the reason on failure.
+    invoices = {d.po_number: d for d in bot.enerpize.documents["invoices"]}
+    returns = {d.po_number: d for d in bot.enerpize.documents["refund_receipts"]}
+    [line_1001] = lines_for(lines, "1001")
+    assert f"invoice {invoices['SALLA-560001'].no}" in line_1001 and "310.50 SAR" in line_1001
+    assert any(f"return {returns['SALLA-560003'].no}" in line for line in lines_for(lines, "1002"))
+    assert "no invoice in Salla yet (order status: under_review)" in lines_for(lines, "1011")[0]
+    assert "144.75" in lines_for(lines, "1016")[0]  # the totals that differ
+    assert "no order" in lines_for(lines, "1099")[0]
+
+    # The parent says who and how many, then carries the totals.
+    assert parent.edits >= 1
+    text = parent.as_text()
+    assert "<@U0ALICE> started a sync of 6 orders" in text
+    assert "3 Success · 2 Failed · 1 Record not found" in text
+
+    # The progress message became the summary, with the re-run button (and its confirm dialog).
+    summary = slack.message(CHANNEL, thread.progress_ts)
+    assert "3 Success · 2 Failed · 1 Record not found" in summary.as_text()
+    [button] = [e for b in summary.blocks if b["type"] == "actions" for e in b["elements"]]
+    assert button["action_id"] == ActionId.RERUN_FAILED.value and button["text"]["text"] == "Re-run failed (2)"
+    assert button["confirm"]["title"]["text"]
+    assert not slack.ephemerals()
+
+
+async def test_while_running_the_progress_message_has_a_cancel_button(bot):
+    thread = await bot.sync("1001")
+    first = next(c for c in bot.slack.calls("chat.postMessage") if c.args.get("thread_ts") == thread.parent_ts)
+    actions = [e["action_id"] for b in first.args["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert actions == [ActionId.CANCEL_RUN.value]
+    final = bot.slack.message(CHANNEL, thread.progress_ts)
+    assert not [b for b in final.blocks if b["type"] == "actions"]  # nothing failed: no button at all
+
+
+def add_orders(store, count: int, first_reference: int = 5001) -> list[str]:
+    """``count`` more orders with one invoice each; every tenth has no invoice yet (Failed)."""
+    customer = store.add_customer("عميل", "تجريبي", mobile="555000999")
+    coffee = line("قهوة عربية 500 جرام", "45.00", sku="coffee-500g")
+    numbers = []
+    for i in range(count):
+        order = store.add_order(first_reference + i, customer=customer, lines=[replace(coffee, quantity=1 + i % 3)],
+                                shipping="15")
+        if i % 10 != 9:
+            store.add_invoice(order)
+        numbers.append(str(first_reference + i))
+    return numbers
+
+
+def assert_within_block_kit_limits(messages) -> None:
+    for message in messages:
+        blocks = message.blocks or []
+        assert len(blocks) <= MESSAGE_MAX_BLOCKS
+        assert block_text_length(blocks) <= MESSAGE_MAX_BLOCK_TEXT
+        for block in blocks:
+            if block["type"] == "section" and "text" in block:
+                assert len(block["text"]["text"]) <= 3000
+
+
+async def run_100(bot, salla_store):
+    numbers = add_orders(salla_store, 95) + ["9001", "9002", "9003", "9004", "9005"]  # 5 not found
+    view = await bot.open_modal()
+    mark = len(bot.slack.calls())
+    answer = await bot.submit(view, "\n".join(numbers))
+    assert (answer.status, answer.text) == (200, "")
+    await bot.idle()
+    return numbers, bot.last_thread(), mark
+
+
+async def test_100_orders_stay_within_block_kit_limits_and_cost_at_most_15_slack_calls(bot, salla_store):
+    numbers, thread, mark = await run_100(bot, salla_store)
+
+    calls = bot.slack_calls_since(mark)
+    assert len(calls) <= 15, [c.method for c in calls]
+    assert all(c.ok for c in calls), [(c.method, c.error) for c in calls]
+    assert_within_block_kit_limits(bot.slack.messages(CHANNEL))
+
+    lines = result_lines(bot.slack, thread)
+    assert len(lines) == 100
+    for number in numbers:
+        [found] = lines_for(lines, number)
+        assert len(status_words(found)) == 1
+    assert len(result_messages(bot.slack, thread)) <= 2  # as few messages as the limits allow
+    assert len(bot.slack.top_level(CHANNEL)) == 1
+
+
+async def test_rate_limited_messages_are_delayed_never_lost(bot, salla_store):
+    bot.slack.rate_limit_next("chat.postMessage", count=3, retry_after=0)
+    bot.slack.rate_limit_next("chat.update", count=2, retry_after=0)
+    numbers, thread, mark = await run_100(bot, salla_store)
+
+    throttled = [c for c in bot.slack_calls_since(mark, include_throttled=True) if c.throttled]
+    assert len(throttled) == 5
+    assert len(bot.slack_calls_since(mark)) <= 15
+    lines = result_lines(bot.slack, thread)
+    assert sorted(n for n in numbers if lines_for(lines, n)) == sorted(numbers)
+    parent = bot.slack.message(CHANNEL, thread.parent_ts)
+    assert "86 Success · 9 Failed · 5 Record not found" in parent.as_text()
+    summary = bot.slack.message(CHANNEL, thread.progress_ts)
+    assert "Re-run failed (9)" in summary.as_text()
+
+
+async def test_progress_updates_are_capped_however_long_the_run(make_bot):
+    bot = await make_bot(tuning=replace(TEST_TUNING, progress_interval=0.01, progress_backoff=1.0,
+                                        max_progress_updates=3), salla_sync_concurrency=1)
+    bot.salla.latency = 0.01
+    thread = await bot.sync("\n".join(str(n) for n in range(1001, 1017)))
+    updates = [c for c in bot.slack.calls("chat.update") if c.args["ts"] == thread.progress_ts]
+    assert 2 <= len(updates) <= 3 + 1  # progress updates, then the summary
+    assert "Sync finished" in bot.slack.message(CHANNEL, thread.progress_ts).as_text()
