@@ -57,6 +57,8 @@ class SyncService:
         self.concurrency = concurrency
         self.lost_answer_pause = lost_answer_pause
         self._runs: dict[int, _RunControl] = {}
+        self._slots: asyncio.Semaphore | None = None
+        self._slots_size = 0
 
     # --- runs -----------------------------------------------------------------------------
 
@@ -81,7 +83,7 @@ class SyncService:
         if run.cancel_requested:
             control.cancelled.set()
         queue: asyncio.Queue[OrderResult | None] = asyncio.Queue()
-        semaphore = asyncio.Semaphore(self.concurrency)
+        semaphore = self._order_slots()
 
         async def one(number: str) -> None:
             result = None
@@ -113,6 +115,12 @@ class SyncService:
             return
         results = await self.run_results(run_id)
         await asyncio.to_thread(self.store.finish_run, run_id, results, cancelled=control.cancelled.is_set())
+
+    def _order_slots(self) -> asyncio.Semaphore:
+        """One limit on orders in flight for the whole process, however many runs share it."""
+        if self._slots is None or self._slots_size != self.concurrency:
+            self._slots, self._slots_size = asyncio.Semaphore(self.concurrency), self.concurrency
+        return self._slots
 
     async def _keep_lease(self, run_id: int, control: _RunControl) -> None:
         """Renew the run's lease; notice a cancel asked for by another process."""
