@@ -1,9 +1,12 @@
-"""``salla-sync demo``: the whole sync against local simulators, no credentials needed.
+"""``salla-sync demo``: the whole chat flow against local simulators, no credentials needed.
 
-It starts the Salla and Enerpize simulators on loopback with the sample store, syncs a handful
-of numbers that show every status (an invoice + return order, a guest, a number typed as an
-internal id, one with no invoice yet, one whose totals do not add up, one that does not exist),
-re-runs the failed ones, syncs again to show nothing is created twice, and prints the log.
+It starts simulators of Slack, Salla and Enerpize on loopback, serves the real bot app over HTTP,
+and sends it what Slack would, signed as Slack signs it: the ``/salla-sync`` command, the modal
+submitted with a handful of numbers that show every status (an invoice + return order, a guest,
+a number typed as an internal id, one with no invoice yet, one whose totals do not add up, one
+that does not exist, one Salla fails to serve), then a click on "Re-run failed". It prints the
+thread as a person reads it in Slack, and the sync log. The database is an embedded SQLite file
+in a temporary folder, thrown away at the end.
 """
 
 from __future__ import annotations
@@ -12,67 +15,114 @@ import asyncio
 import tempfile
 from pathlib import Path
 
+import aiohttp
 import click
 
+from bot.app import build_app, wait_for_runs
+from bot.http import start_http
+from bot.ids import ActionId
+from bot.threads import ThreadStore
+from bot.tuning import FAST
 from sandbox.enerpize_sim import EnerpizeSimulator
 from sandbox.salla_sim import SallaSimulator
 from sandbox.sample_store import sample_store
+from sandbox.slack_sim import SlackRequest, SlackSimulator
 from sync_core.input_rules import parse_order_numbers
 from sync_core.settings import Settings, load_settings
 from sync_core.wiring import open_service
 
 DEMO_NUMBERS = ["1001", "1002", "1004", "418149281", "1011", "1016", "1017", "1007"]
+SECRET = "demo-signing-secret"
+USER, CHANNEL = "U0DEMO", "C0FINANCE"
 
 
-def demo_settings(salla: SallaSimulator, enerpize: EnerpizeSimulator, database_url: str) -> Settings:
+def demo_settings(salla: SallaSimulator, enerpize: EnerpizeSimulator, database_url: str,
+                  slack: SlackSimulator | None = None) -> Settings:
+    slack_values = dict(slack_bot_token=slack.token, slack_signing_secret=SECRET,
+                        slack_api_url=slack.api_url) if slack else {}
     return load_settings(
         _env_file=None,
         salla_api_url=salla.api_url, salla_token_url=salla.token_url,
         salla_access_token=salla.access_token, salla_refresh_token=salla.refresh_token,
         salla_client_id=salla.client_id, salla_client_secret=salla.client_secret,
         enerpize_api_url=enerpize.api_url, enerpize_api_key=enerpize.api_key,
-        database_url=database_url, salla_sync_http_timeout=5,
+        database_url=database_url, salla_sync_http_timeout=5, salla_sync_allowed_users="",
+        salla_sync_allowed_channels="", **slack_values,
     )
 
 
-async def _demo(numbers: list[str], settings: Settings, salla: SallaSimulator, enerpize: EnerpizeSimulator) -> int:
-    from sync_core.cli import exit_code, format_results, summary
+def _say(text: str) -> None:
+    click.secho(text, bold=True)
 
-    async with open_service(settings) as service:
-        # Salla is down for one invoice read (every retry of it), so the re-run has something to fix.
-        salla.fail_next(status=503, count=5, path_contains="/orders/invoices/560009")
-        click.secho(f"$ salla-sync sync {' '.join(numbers)}", bold=True)
-        run_id, results = await service.sync(numbers, requested_by="demo", source="demo")
-        click.echo(format_results(results))
-        click.echo(f"run {run_id}: {summary(results)}\n")
 
-        click.secho(f"$ salla-sync retry {run_id}    # re-run the failed orders", bold=True)
-        retried = await service.retry(run_id, requested_by="demo", source="demo")
-        if retried:
-            retry_id, retry_results = retried
-            click.echo(format_results(retry_results))
-            click.echo(f"run {retry_id} (re-run of {run_id}): {summary(retry_results)}\n")
+def _print_thread(slack: SlackSimulator, channel: str, ts: str, skip: int = 0) -> int:
+    messages = slack.thread(channel, ts)
+    for index, text in enumerate(messages):
+        if index < skip and index != 0:
+            continue
+        prefix = "│ " if index else ""
+        for line in text.splitlines() or [""]:
+            click.echo(f"    {prefix}{line}")
+        if index == 0:
+            click.echo("    └─ thread:")
+    return len(messages)
 
-        created = sum(len(d) for d in enerpize.documents.values())
-        click.secho(f"$ salla-sync sync {numbers[0]} {numbers[1]}    # again: nothing is created twice", bold=True)
-        again_id, again = await service.sync(numbers[:2], requested_by="demo", source="demo")
-        click.echo(format_results(again))
-        click.echo(f"run {again_id}: {summary(again)}; Enerpize documents before {created}, "
-                   f"after {sum(len(d) for d in enerpize.documents.values())}\n")
 
-        click.secho("$ salla-sync log --limit 12", bold=True)
-        for r in service.store.log(limit=12):
-            amount = f"{r.amount} {r.currency}" if r.amount else ""
-            click.echo(f"run {r.run_id:<2} {r.number:<10} {r.kind or '-':<7} {r.status:<16} "
-                       f"{r.enerpize_number or '':<8} {amount:>11}  {r.reason or ''}".rstrip())
-        click.echo(f"\nSalla calls: {salla.call_count()} (token refreshes {salla.refresh_count}); "
-                   f"Enerpize calls: {enerpize.call_count()}; "
-                   f"documents created: {created}")
-        return exit_code(results)
+async def _demo(numbers: list[str], settings: Settings, slack: SlackSimulator, salla: SallaSimulator,
+                enerpize: EnerpizeSimulator) -> int:
+    async with open_service(settings) as service, aiohttp.ClientSession() as http:
+        app = build_app(settings, service, tuning=FAST)
+        runner, port = await start_http(app)
+        url = f"http://127.0.0.1:{port}/slack/events"
+
+        async def send(request: SlackRequest) -> tuple[int, str]:
+            async with http.post(url, data=request.body, headers=request.headers(SECRET)) as response:
+                return response.status, await response.text()
+
+        try:
+            _say(f"@{USER} in #{CHANNEL}: /salla-sync")
+            status, _ = await send(slack.command("", user_id=USER, channel_id=CHANNEL))
+            await wait_for_runs(app, timeout=30)
+            view = slack.opened_views[-1]
+            label = next(b["label"]["text"] for b in view["blocks"] if b.get("type") == "input")
+            click.echo(f"    (ack {status}; a modal opens: \"{view['title']['text']}\", field \"{label}\")\n")
+
+            _say("A line with a comma is refused inline, and nothing runs:")
+            status, body = await send(slack.submission(view, "1001\n1002, 1003", user_id=USER))
+            click.echo(f"    {body}\n")
+
+            # Salla fails every retry of one invoice read, so the re-run has something to fix.
+            salla.fail_next(status=503, count=5, path_contains="/orders/invoices/560009")
+            _say("The modal is submitted with:")
+            click.echo("    " + " ".join(numbers) + "\n")
+            await send(slack.submission(view, "\n".join(numbers), user_id=USER))
+            await wait_for_runs(app, timeout=120)
+            thread = ThreadStore(service.store.engine).get(service.store.recent_runs(1)[0].id)
+            assert thread is not None and thread.channel_id and thread.parent_ts and thread.progress_ts
+            _say(f"#{CHANNEL} now reads:")
+            seen = _print_thread(slack, thread.channel_id, thread.parent_ts)
+
+            _say("\nSomeone on call clicks \"Re-run failed\" (and confirms):")
+            await send(slack.click(thread.channel_id, thread.progress_ts, ActionId.RERUN_FAILED.value, user_id=USER))
+            await wait_for_runs(app, timeout=120)
+            _say("The same thread, after the re-run:")
+            _print_thread(slack, thread.channel_id, thread.parent_ts, skip=seen)
+
+            created = sum(len(d) for d in enerpize.documents.values())
+            po_numbers = [d.po_number for docs in enerpize.documents.values() for d in docs]
+            click.echo(f"\nEnerpize documents created: {created} ({len(set(po_numbers))} distinct Salla invoices)."
+                       f"\nCalls: Salla {salla.call_count()}, Enerpize {enerpize.call_count()}, "
+                       f"Slack {len(slack.calls())}. Top-level messages in #{CHANNEL}: "
+                       f"{len(slack.top_level(CHANNEL))}.")
+            click.echo("Try the terminal too: salla-sync sync 1001 --json, salla-sync log (with your .env).")
+            return 0
+        finally:
+            await wait_for_runs(app, timeout=30)
+            await runner.cleanup()
 
 
 def run_demo(numbers_text: str | None = None) -> int:
-    """Run the demo; returns the CLI exit code of the first run (1: some orders did not sync)."""
+    """Run the demo; returns the CLI exit code (2 for bad numbers)."""
     numbers = DEMO_NUMBERS
     if numbers_text:
         parsed = parse_order_numbers(numbers_text.replace(" ", "\n"))
@@ -80,11 +130,10 @@ def run_demo(numbers_text: str | None = None) -> int:
             click.echo("error: " + "\n".join(parsed.errors), err=True)
             return 2
         numbers = parsed.numbers
-    with tempfile.TemporaryDirectory(prefix="salla-sync-demo-") as tmp, \
-            SallaSimulator(store=sample_store(), latency=0.02) as salla, \
-            EnerpizeSimulator(latency=0.02) as enerpize:
+    with tempfile.TemporaryDirectory(prefix="salla-sync-demo-") as tmp, SlackSimulator() as slack, \
+            SallaSimulator(store=sample_store(), latency=0.02) as salla, EnerpizeSimulator(latency=0.02) as enerpize:
         database_url = f"sqlite:///{Path(tmp) / 'salla_sync.db'}"
-        click.echo(f"Salla simulator    {salla.api_url}\nEnerpize simulator {enerpize.api_url}\n"
-                   f"database           {database_url} (SQLite, thrown away at the end)\n")
-        asyncio.run(_demo(numbers, demo_settings(salla, enerpize, database_url), salla, enerpize))
-    return 0
+        click.echo(f"Simulators: Slack {slack.api_url}  Salla {salla.api_url}  Enerpize {enerpize.api_url}\n"
+                   f"Database:   {database_url} (embedded SQLite, thrown away at the end)\n")
+        settings = demo_settings(salla, enerpize, database_url, slack)
+        return asyncio.run(_demo(numbers, settings, slack, salla, enerpize))
