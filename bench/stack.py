@@ -1,0 +1,227 @@
+"""The bot as Slack sees it: a real ``salla-sync-bot --http`` process against the three simulators.
+
+    with Stack(salla_store, plan=720, latency=0.12, workdir=tmp) as stack:
+        view = await stack.open_modal(http, user="U1", channel="C1")    # signed /salla-sync -> views.open
+        sent, ack = await stack.submit(http, view, "1001\\n1002", user="U1")
+        done = await stack.wait_reported(run_id)
+
+Requests are signed and POSTed to ``/slack/events`` exactly as Slack sends them; an acknowledgement's
+latency is the HTTP response time of that POST, seen from here (the client side, as Slack sees it).
+Every clock here is ``time.monotonic`` (the Slack simulator's ``ApiCall.at`` uses it too).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Self
+
+import aiohttp
+from aiohttp import web
+
+from sandbox.bot_process import SIGNING_SECRET, BotProcess, bot_env
+from sandbox.enerpize_sim import EnerpizeSimulator
+from sandbox.salla_sim import SallaSimulator
+from sandbox.salla_store import SallaStore
+from sandbox.slack_sim import ApiCall, SlackRequest, SlackSimulator, _decode
+
+EVENTS_PATH = "/slack/events"
+
+
+class PacedSlack(SlackSimulator):
+    """The Slack simulator with Slack's own limit on ``chat.postMessage``: about one message a second
+    per channel, with a short burst allowed (a token bucket of ``burst`` per channel refilled at
+    ``per_second``). Over it, the answer is 429 ``ratelimited`` with ``Retry-After: 1``, as Slack's.
+
+    The plain simulator throttles nothing; with this one a bot that posts faster than Slack allows
+    is seen (429s counted) and one that drops a throttled message is caught (lines missing)."""
+
+    def __init__(self, *, per_second: float = 1.0, burst: int = 3, **kwargs: Any) -> None:
+        self.per_second = per_second
+        self.burst = burst
+        self._buckets: dict[str, tuple[float, float]] = {}  # channel -> (level, at)
+        super().__init__(**kwargs)
+
+    def _admit(self, channel: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            level, at = self._buckets.get(channel, (float(self.burst), now))
+            level = min(float(self.burst), level + (now - at) * self.per_second)
+            allowed = level >= 1.0
+            self._buckets[channel] = (level - 1.0 if allowed else level, now)
+            return allowed
+
+    async def _api(self, request: web.Request) -> web.Response:
+        if request.match_info["method"] == "chat.postMessage":
+            args = await _decode(request)  # aiohttp keeps the body: the simulator reads it again
+            channel = str(args.get("channel") or "")
+            if channel and not self._admit(channel):
+                with self._lock:
+                    self._calls.append(ApiCall("chat.postMessage", args, status=429, ok=False, error="ratelimited"))
+                return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
+                                         headers={"Retry-After": "1"})
+        return await super()._api(request)
+
+
+@dataclass
+class Ack:
+    """One POST to the bot as Slack makes it: when it was sent, how long the answer took, what it said."""
+
+    sent: float
+    seconds: float
+    status: int
+    body: str
+
+
+class Stack:
+    """Three simulators in this process and the bot as a subprocess with its own fresh SQLite file."""
+
+    def __init__(self, store: SallaStore, *, plan: int, latency: float, workdir: Path,
+                 concurrency: int | None = None, name: str = "bot") -> None:
+        self.workdir = workdir
+        self.name = name
+        self.db_path = workdir / f"{name}.db"
+        self.log_path = workdir / f"{name}.log"
+        self.slack = PacedSlack()
+        self.salla = SallaSimulator(store=store, latency=latency, rate_limit_per_minute=plan)
+        self.enerpize = EnerpizeSimulator(latency=latency)
+        self.concurrency = concurrency
+        self.bot: BotProcess | None = None
+        self._db: sqlite3.Connection | None = None
+
+    def __enter__(self) -> Self:
+        self.slack.start()
+        self.salla.start()
+        self.enerpize.start()
+        extra = {} if self.concurrency is None else {"salla_sync_concurrency": str(self.concurrency)}
+        env = bot_env(self.slack, self.salla, self.enerpize, f"sqlite:///{self.db_path}", **extra)
+        self.bot = BotProcess(env, log_path=self.log_path)
+        self.bot.start(timeout=60)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._db is not None:
+            self._db.close()
+        quiet = logging.getLogger("sandbox")
+        level = quiet.level
+        quiet.setLevel(logging.CRITICAL)  # a killed bot leaves requests half-sent; the simulators need not say so
+        try:
+            if self.bot is not None:
+                self.bot.kill()  # the bench's database is thrown away: no need for a graceful stop
+            for simulator in (self.enerpize, self.salla, self.slack):
+                simulator.stop()
+        finally:
+            quiet.setLevel(level)
+
+    @property
+    def events_url(self) -> str:
+        assert self.bot is not None
+        return self.bot.url + EVENTS_PATH
+
+    def peak_rss_mb(self) -> float:
+        assert self.bot is not None
+        return self.bot.peak_rss_mb()
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    # --- what Slack sends ------------------------------------------------------------------------
+
+    async def post(self, http: aiohttp.ClientSession, request: SlackRequest) -> Ack:
+        headers = request.headers(SIGNING_SECRET)
+        sent = time.monotonic()
+        async with http.post(self.events_url, data=request.body, headers=headers) as response:
+            body = await response.text()
+        return Ack(sent, time.monotonic() - sent, response.status, body)
+
+    async def command(self, http: aiohttp.ClientSession, *, user: str, channel: str) -> tuple[Ack, str]:
+        """``/salla-sync`` with no text; the ack and the command's trigger_id."""
+        request = self.slack.command("", user_id=user, channel_id=channel)
+        return await self.post(http, request), request.payload["trigger_id"]
+
+    async def views_open(self, trigger_id: str, timeout: float = 10.0) -> ApiCall:
+        """The bot's ``views.open`` call with this trigger, as the simulator recorded it (it may have
+        been refused: a trigger expires 3 s after the command)."""
+        def find() -> ApiCall | None:
+            return next((c for c in self.slack.calls("views.open") if c.args.get("trigger_id") == trigger_id), None)
+        return await self.slack.until(find, timeout=timeout, interval=0.005)
+
+    async def opened_view(self, trigger_id: str, timeout: float = 10.0) -> dict[str, Any]:
+        """The modal the bot opened with this trigger; RuntimeError when Slack refused to open it."""
+        call = await self.views_open(trigger_id, timeout)
+        if not call.ok:
+            raise RuntimeError(f"views.open was refused: {call.error}")
+        return call.args["view"]
+
+    async def submit(self, http: aiohttp.ClientSession, view: dict[str, Any], text: str, *, user: str) -> Ack:
+        """The modal's view_submission with ``text`` in its input."""
+        return await self.post(http, self.slack.submission(view, text, user_id=user))
+
+    # --- what the bot stored -------------------------------------------------------------------
+
+    def _query(self, sql: str, *params: Any) -> list[tuple]:
+        if self._db is None:  # read-only; the bot's database is in WAL mode, readers never block it
+            self._db = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=30)
+        return self._db.execute(sql, params).fetchall()
+
+    def run_of(self, user: str) -> int | None:
+        rows = self._query("SELECT id FROM sync_run WHERE requested_by = ? ORDER BY id DESC LIMIT 1", user)
+        return rows[0][0] if rows else None
+
+    def reported(self, run_id: int) -> bool:
+        """Results, summary and totals are all in Slack (the bot clears the thread's lease then)."""
+        rows = self._query("SELECT r.state, t.lease_until FROM sync_run r JOIN slack_thread t ON t.run_id = r.id "
+                           "WHERE r.id = ?", run_id)
+        return bool(rows) and rows[0][0] in ("finished", "cancelled") and rows[0][1] is None
+
+    def unreported(self) -> int:
+        """Runs whose thread is not complete yet."""
+        rows = self._query("SELECT COUNT(*) FROM slack_thread WHERE lease_until IS NOT NULL")
+        return rows[0][0]
+
+    def unfinished(self) -> int:
+        """Runs still syncing."""
+        rows = self._query("SELECT COUNT(*) FROM sync_run WHERE state IN ('pending', 'running')")
+        return rows[0][0]
+
+    async def until_zero(self, count, timeout: float) -> float | None:
+        """Seconds until ``count()`` is 0 (polled), or None after ``timeout``."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            if count() == 0:
+                return time.monotonic() - started
+            await asyncio.sleep(0.1)
+        return None
+
+    def finish_times(self, run_id: int) -> dict[str, float]:
+        """Each number's result time (its first Invoice Sync Log row), as epoch seconds."""
+        rows = self._query("SELECT number, MIN(created_at) FROM sync_record WHERE run_id = ? GROUP BY number", run_id)
+        return {number: _epoch(at) for number, at in rows}
+
+    def run_thread(self, run_id: int) -> tuple[str, str] | None:
+        rows = self._query("SELECT channel_id, parent_ts FROM slack_thread WHERE run_id = ?", run_id)
+        return rows[0] if rows and rows[0][1] else None
+
+    async def wait_reported(self, run_id: int, timeout: float) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            if self.reported(run_id):
+                return True
+            if self.bot is not None and self.bot.proc is not None and self.bot.proc.poll() is not None:
+                raise RuntimeError(f"the bot exited with {self.bot.proc.returncode}:\n{self.log_tail()}")
+            await asyncio.sleep(0.05)
+        return False
+
+
+def _epoch(value: str) -> float:
+    at = datetime.fromisoformat(value)
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
