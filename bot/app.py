@@ -34,7 +34,10 @@ def build_app(settings: Settings, service: SyncService, *, client: AsyncWebClien
     dropped connections. Every HTTP request is signature-checked with ``slack_signing_secret``
     (Socket Mode requests are not signed and skip the check).
     """
-    tuning = tuning or Tuning()
+    if tuning is None:  # posting results Slack refused for a while is tried again at most a lease apart
+        lease = settings.salla_sync_lease_seconds
+        tuning = Tuning(lease_seconds=lease, report_retry_initial=min(Tuning.report_retry_initial, lease / 4),
+                        report_retry_max=min(Tuning.report_retry_max, lease))
     if client is None:
         settings.require("slack_bot_token")
         assert settings.slack_bot_token is not None

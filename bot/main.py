@@ -21,7 +21,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.app import build_app, worker_of
 from bot.http import start_http
-from bot.slack_io import error_code
+from bot.slack_io import error_code, slack_unavailable
 from sync_core.logs import setup_logging
 from sync_core.settings import ConfigError, Settings, load_settings
 from sync_core.store import SchemaError
@@ -69,13 +69,14 @@ async def serve(settings: Settings, args: argparse.Namespace) -> None:
         worker = worker_of(app)
         try:
             await app.client.auth_test()
-        except SlackApiError as exc:
-            raise ConfigError(f"SLACK_BOT_TOKEN was refused by Slack ({error_code(exc)})") from None
-        except Exception as exc:  # Slack unreachable right now: start anyway, the client retries later
-            log.warning("could not reach Slack to check the token (%s)", type(exc).__name__)
-        resumed = await worker.resume()
-        if resumed:
-            log.info("resumed %d unfinished run(s)", len(resumed))
+        except Exception as exc:
+            if isinstance(exc, SlackApiError) and not slack_unavailable(exc):
+                raise ConfigError(f"SLACK_BOT_TOKEN was refused by Slack ({error_code(exc)})") from None
+            # Slack down or unreachable right now: start anyway (runs sync; results wait for Slack).
+            log.warning("could not reach Slack to check the token (%s)", error_code(exc) or type(exc).__name__)
+        # Runs left unfinished (a crash, a deploy, a replica that died) are taken over now and
+        # whenever their driver is gone later on.
+        worker.start_resuming()
         if args.http:
             runner, port = await start_http(app, args.host, args.port)
             log.info("salla-sync-bot: HTTP mode on %s:%s", args.host, port)

@@ -2,8 +2,15 @@
 
 A listener stores the run (``submit``) before it acks, then hands it here (``launch``). The
 worker opens the thread (parent message in the channel, or the user's DM when the bot may
-not post there), keeps one progress message up to date, posts the results as replies when the
-run ends, turns the progress message into the summary and puts the totals on the parent.
+not post there), keeps one progress message up to date and, when the run ends, turns the
+progress message into the summary, puts the totals on the parent and posts the results as
+replies.
+
+Durable: the process driving a run holds its thread's lease (renewed every third of it). Every
+third of the lease, each process takes over the threads whose driver is gone (``resume``): a
+run left half-synced by a crash, ``kill -9`` or a deploy is finished by whichever replica takes
+it, and its remaining results are posted in its original thread. While Slack is down, results
+wait in the database and posting is tried again until it works.
 
 Slack calls per run: parent + progress + at most ``Tuning.max_progress_updates`` updates +
 the result messages + summary + parent totals.
@@ -16,16 +23,16 @@ import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
-from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.exc import OperationalError
 
 from bot.context import ModalContext, Origin
 from bot.errors import explain, tell_user
-from bot.slack_io import SlackOut, error_code
+from bot.slack_io import SlackOut, error_code, slack_unavailable
 from bot.threads import SlackThread, ThreadStore
 from bot.tuning import Tuning
 from bot.ui.thread import (
@@ -48,13 +55,16 @@ CANCEL_POLL_SECONDS = 5.0  # how soon a cancel asked for through another replica
 
 @dataclass
 class _LiveRun:
-    """What the progress ticker of one run reads."""
+    """One run this process drives: what its progress ticker reads, its hold on the thread."""
 
     run_id: int
     total: int
     counts: Counter[SyncStatus] = field(default_factory=Counter)
     cancel_by: str | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    held: datetime | None = None  # the thread's lease as this process last set it
+    lost: asyncio.Event = field(default_factory=asyncio.Event)  # another process took the thread over
+    posted: int = 0  # result messages already in the thread
 
 
 class RunWorker:
@@ -65,6 +75,8 @@ class RunWorker:
         self.threads = ThreadStore(service.store.engine)
         self._tasks: set[asyncio.Task] = set()
         self._live: dict[int, _LiveRun] = {}
+        self._driving: Counter[int] = Counter()  # runs with a _drive task here (launched, maybe not started)
+        self._resumer: asyncio.Task | None = None
 
     # --- tasks ------------------------------------------------------------------------------
 
@@ -92,7 +104,12 @@ class RunWorker:
         return True
 
     async def shutdown(self, timeout: float = 20.0) -> None:
-        """Let runs finish for a while, then stop them; a restarted bot resumes what is left."""
+        """Let runs finish for a while, then stop them; a restarted bot (or another replica) resumes
+        what is left."""
+        if self._resumer is not None:
+            self._resumer.cancel()
+            await asyncio.gather(self._resumer, return_exceptions=True)
+            self._resumer = None
         if not await self.wait_idle(timeout):
             for task in list(self._tasks):
                 task.cancel()
@@ -115,15 +132,44 @@ class RunWorker:
         return run.id
 
     def launch(self, run_id: int) -> asyncio.Task:
-        return self.spawn(self._drive(run_id), name=f"salla-sync-run-{run_id}")
+        self._driving[run_id] += 1
+        task = self.spawn(self._drive(run_id), name=f"salla-sync-run-{run_id}")
+        task.add_done_callback(lambda _: self._undrive(run_id))
+        return task
+
+    def _undrive(self, run_id: int) -> None:
+        self._driving[run_id] -= 1
+        if self._driving[run_id] <= 0:
+            del self._driving[run_id]
 
     async def resume(self) -> list[int]:
-        """Pick up runs a stopped bot left unfinished (their lease ran out); returns their ids."""
-        run_ids = await asyncio.to_thread(self.threads.take_over_stale, self.tuning.lease_seconds)
-        for run_id in run_ids:
+        """Take over the runs whose driver is gone (a crash, ``kill -9``, a deploy, a replica that
+        died), whatever they were doing: syncing, or posting their results. Returns their ids.
+
+        A thread is taken only once its lease ran out and its run is not executed by a live process;
+        a run submitted here and about to start holds its thread's lease from the moment it is stored.
+        """
+        taken = await asyncio.to_thread(self.threads.take_over_stale, self.tuning.lease_seconds,
+                                        exclude=set(self._driving))
+        for run_id, _ in taken:
             log.info("resuming run %s", run_id)
             self.launch(run_id)
-        return run_ids
+        return [run_id for run_id, _ in taken]
+
+    def start_resuming(self) -> asyncio.Task:
+        """Resume what is left now, then look again every third of the lease, for the life of the
+        process (so a replica takes over the runs of one that died). ``shutdown`` stops it."""
+        if self._resumer is None or self._resumer.done():
+            self._resumer = asyncio.get_running_loop().create_task(self._keep_resuming(), name="salla-sync-resume")
+        return self._resumer
+
+    async def _keep_resuming(self) -> None:
+        while True:
+            try:
+                await self.resume()
+            except Exception as exc:  # the database is away for a moment: look again later
+                log.warning("could not look for runs to resume (%s)", type(exc).__name__)
+            await asyncio.sleep(self.tuning.lease_seconds / 3)
 
     def _lease(self):
         return utcnow() + timedelta(seconds=self.tuning.lease_seconds)
@@ -136,48 +182,76 @@ class RunWorker:
         if thread is None or run is None:
             log.error("run %s has no thread; not driving it", run_id)
             return
-        live = _LiveRun(run_id, run.total, cancel_by=thread.cancel_requested_by)
+        live = _LiveRun(run_id, run.total, cancel_by=thread.cancel_requested_by, held=thread.lease_until)
         live.counts.update(r.status for r in await self.service.run_results(run_id))
         self._live[run_id] = live
-        lease = asyncio.create_task(self._keep_lease(run_id))
+        lease = asyncio.create_task(self._keep_lease(live))
         try:
+            opened = False
             try:
                 thread = await self._open_thread(thread, run, live)
-                headless: Exception | None = None
-            except Exception as exc:  # nowhere to post: sync anyway, and say so at the end
-                log.exception("run %s: could not open its thread", run_id)
-                headless = exc
-            stopped: Exception | None = None
+                opened = True
+            except Exception as exc:  # Slack away, or nowhere to post: sync anyway, post at the end
+                log.warning("run %s: could not open its thread yet (%s); syncing anyway", run_id,
+                            error_code(exc) or type(exc).__name__)
             if run.state in ("pending", "running"):  # else: resumed after it ran, before it was reported
                 try:
-                    await self._execute(live, thread, run, progress=headless is None)
+                    await self._execute(live, thread, run, progress=opened)
                 except RunBusy:
                     log.warning("run %s is being executed by another process; leaving it to that one", run_id)
                     return
-                except Exception as exc:  # the store or a bug: say so in the thread, keep what is done
-                    log.exception("run %s stopped", run_id)
-                    stopped = exc
+                except Exception:
+                    # The store or a bug. What is done is kept; the thread's lease runs out and the
+                    # run is resumed (here or by another replica), so no number is left without a status.
+                    log.exception("run %s stopped; it will be resumed", run_id)
+                    return
                 after = await asyncio.to_thread(self.service.store.get_run, run_id)
-                if stopped is None and after is not None and after.state in ("pending", "running"):
+                if after is not None and after.state in ("pending", "running"):
                     log.warning("run %s was taken over by another process; it reports the results", run_id)
                     return
-            if headless is None:
-                try:
-                    await self._finish(thread, run_id, live, stopped)
-                    return
-                except Exception as exc:
-                    log.exception("run %s: could not post its results", run_id)
-                    headless = exc
-            await tell_user(self.out, f"Your sync (run {run_id}) ended: {totals_text(live.counts)}. "
-                                      f"I could not post its results in Slack: {explain(headless)} "
-                                      "They are in the App Home log.",
-                            user_id=thread.user_id, channel_id=thread.channel_id or thread.requested_channel,
-                            response_url=thread.response_url)
-            await asyncio.to_thread(self.threads.reported, run_id)
+            await self._report(thread, run, live)
         finally:
             lease.cancel()
             await asyncio.gather(lease, return_exceptions=True)
             self._live.pop(run_id, None)
+
+    async def _report(self, thread: SlackThread, run: SyncRun, live: _LiveRun) -> None:
+        """Post the results in the run's thread (opening it first if Slack was away when the run
+        started), the summary and the totals.
+
+        While Slack is unavailable the results wait in the database and posting is tried again,
+        backing off, for as long as this process holds the thread (other runs keep syncing
+        meanwhile); a process that takes the thread over carries on. A refusal (no channel, no DM,
+        a revoked token) is told to the user once, and the results stay in the App Home log.
+        """
+        delay = self.tuning.report_retry_initial
+        while not live.lost.is_set():
+            try:
+                thread = await self._open_thread(thread, run, live)
+                await self._finish(thread, live)
+                return
+            except Exception as exc:
+                if not _may_work_later(exc):
+                    failure = exc
+                    break
+                log.warning("run %s: Slack is unavailable (%s); its results are kept and posted when it is "
+                            "back (next try in %.1f s)", live.run_id, error_code(exc) or type(exc).__name__, delay)
+            try:
+                await asyncio.wait_for(live.lost.wait(), timeout=delay)
+            except TimeoutError:
+                pass
+            delay = min(delay * 2, self.tuning.report_retry_max)
+        else:
+            log.warning("run %s: another process took its thread over; it posts the results", live.run_id)
+            return
+        log.error("run %s: could not post its results: %s", live.run_id, error_code(failure) or type(failure).__name__,
+                  exc_info=not isinstance(failure, SlackApiError))
+        await tell_user(self.out, f"Your sync (run {live.run_id}) ended: {totals_text(live.counts)}. "
+                                  f"I could not post its results in Slack: {explain(failure)} "
+                                  "They are in the App Home log.",
+                        user_id=thread.user_id, channel_id=thread.channel_id or thread.requested_channel,
+                        response_url=thread.response_url)
+        await asyncio.to_thread(self.threads.reported, live.run_id)
 
     async def _execute(self, live: _LiveRun, thread: SlackThread, run: SyncRun, *, progress: bool) -> None:
         """Run the numbers, counting results for the progress ticker."""
@@ -191,17 +265,26 @@ class RunWorker:
                     self.service.cancel(live.run_id)
         finally:
             live.stop.set()
-            if ticker is not None:
+            if ticker is not None:  # a progress update still waiting on Slack (down, rate-limiting) is moot now
+                ticker.cancel()
                 await asyncio.gather(ticker, return_exceptions=True)
 
-    async def _keep_lease(self, run_id: int) -> None:
-        """While this process drives the thread, nobody else resumes it."""
+    async def _keep_lease(self, live: _LiveRun) -> None:
+        """While this process drives the thread, nobody else resumes it. The renewal is a
+        compare-and-set on the lease this process set: once another process took the thread over
+        (this one stalled past its lease), it stops here and posts nothing more."""
         while True:
             await asyncio.sleep(self.tuning.lease_seconds / 3)
             try:
-                await asyncio.to_thread(self.threads.renew_lease, run_id, self.tuning.lease_seconds)
-            except Exception as exc:  # the next renewal may work; the lease is long
-                log.warning("run %s: could not renew its lease (%s)", run_id, type(exc).__name__)
+                held = await asyncio.to_thread(self.threads.renew_lease, live.run_id, self.tuning.lease_seconds,
+                                               live.held)
+            except Exception as exc:  # the next renewal may work
+                log.warning("run %s: could not renew its lease (%s)", live.run_id, type(exc).__name__)
+                continue
+            if held is None:  # reported (we are done), or taken over
+                live.lost.set()
+                return
+            live.held = held
 
     async def _open_thread(self, thread: SlackThread, run: SyncRun, live: _LiveRun) -> SlackThread:
         """Post the parent (root runs) and the progress message, once; remember where they are."""
@@ -225,6 +308,8 @@ class RunWorker:
             try:
                 return channel, await self._post_in_channel(channel, message)
             except SlackApiError as exc:
+                if slack_unavailable(exc):  # not a refusal: try the channel again later
+                    raise
                 refused = error_code(exc) or "refused"
                 log.info("can't post in %s (%s); using the DM of %s", channel, refused, thread.user_id)
         dm = await self.out.dm_channel(thread.user_id)
@@ -281,20 +366,31 @@ class RunWorker:
             except Exception as exc:  # progress is best effort; the results still come
                 log.warning("run %s: progress update failed: %s", live.run_id, error_code(exc) or type(exc).__name__)
 
-    async def _finish(self, thread: SlackThread, run_id: int, live: _LiveRun, stopped: BaseException | None) -> None:
+    async def _finish(self, thread: SlackThread, live: _LiveRun) -> None:
+        """The summary and the totals, then the results (continuing after those already posted);
+        then the thread is reported. Stops early, posting nothing more, once the thread was taken over.
+
+        Edits come first and the new messages last, right before the thread is marked reported: a
+        process that dies in between and is resumed repeats edits (harmless), and posts the results
+        again only if it died in the moment between the last post and the mark.
+        """
         assert thread.channel_id and thread.parent_ts and thread.progress_ts
+        run_id = live.run_id
         results = await self.service.run_results(run_id)
-        for message in result_messages(results):
-            await self.out.post(thread.channel_id, message, thread_ts=thread.parent_ts)
         run = await asyncio.to_thread(self.service.store.get_run, run_id)
         summary = summary_message(run_id, thread.user_id, results, retry_of=run.retry_of if run else None,
                                   cancelled_by=live.cancel_by if run and run.state == "cancelled" else None,
                                   duration=_duration(run))
-        if stopped is not None:
-            summary = _with_note(summary, f"⚠️ The sync stopped early: {explain(stopped)} "
-                                          "Orders not listed here were not synced.")
+        if live.lost.is_set():
+            return
         await self.out.update(thread.channel_id, thread.progress_ts, summary)
         await self._update_parent(thread.root_run_id)
+        messages = result_messages(results)
+        while live.posted < len(messages):
+            if live.lost.is_set():
+                return
+            await self.out.post(thread.channel_id, messages[live.posted], thread_ts=thread.parent_ts)
+            live.posted += 1
         await asyncio.to_thread(self.threads.reported, run_id)
 
     async def _update_parent(self, root_run_id: int) -> None:
@@ -387,6 +483,6 @@ def _duration(run: SyncRun | None) -> float | None:
     return (end - start).total_seconds()
 
 
-def _with_note(message: SlackMessage, note: str) -> SlackMessage:
-    block = ContextBlock(elements=[MarkdownTextObject(text=note)]).to_dict()
-    return SlackMessage(text=message.text, blocks=[*message.blocks[:2], block, *message.blocks[2:]])
+def _may_work_later(exc: BaseException) -> bool:
+    """Slack is away or rate-limiting, or the database is: posting the results is tried again."""
+    return slack_unavailable(exc) or isinstance(exc, OperationalError)

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -90,6 +91,21 @@ def _retry_after(exc: SlackApiError) -> float:
 def is_rate_limited(exc: BaseException) -> bool:
     return isinstance(exc, SlackApiError) and (
         error_code(exc) == "ratelimited" or getattr(exc.response, "status_code", None) == 429)
+
+
+# Answers that say "not now" rather than "no": Slack is down, overloaded or rate-limiting.
+_UNAVAILABLE_CODES = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable",
+                                "request_timeout"})
+
+
+def slack_unavailable(exc: BaseException) -> bool:
+    """True when the call may work later (Slack down, unreachable, 5xx, rate-limited, timed out):
+    what was to be posted is kept and sent again, never dropped. False for a refusal (a missing
+    channel, a revoked token…) and for anything else."""
+    if isinstance(exc, SlackApiError):
+        status = getattr(exc.response, "status_code", None)
+        return (isinstance(status, int) and (status >= 500 or status == 429)) or error_code(exc) in _UNAVAILABLE_CODES
+    return isinstance(exc, (aiohttp.ClientError, TimeoutError, ConnectionError))
 
 
 class ChannelPacer:

@@ -6,14 +6,15 @@ versioned with the core's migrations (``sync_core/store/migrations``, which impo
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, update
+from sqlalchemy import and_, delete, not_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from sync_core.store.tables import utcnow
+from sync_core.store.tables import SyncRun, utcnow
 
 
 class SlackThread(SQLModel, table=True):
@@ -106,40 +107,52 @@ class ThreadStore:
 
     # --- leases: which process drives a run --------------------------------------------------
 
-    def renew_lease(self, run_id: int, seconds: float) -> None:
-        """Keep the thread ours a while longer (never revives the lease of a reported thread)."""
+    def renew_lease(self, run_id: int, seconds: float, held: datetime | None = None) -> datetime | None:
+        """Keep the thread ours a while longer; the new end of the lease, or None when it is not ours
+        any more. ``held``: the lease as we last set it (compare-and-set: a lease another process
+        took over is left alone). Never revives the lease of a reported thread."""
+        until = utcnow() + timedelta(seconds=seconds)
+        condition = [col(SlackThread.run_id) == run_id, col(SlackThread.lease_until).is_not(None)]
+        if held is not None:
+            condition.append(col(SlackThread.lease_until) == held)
         with Session(self.engine) as session:
-            session.exec(update(SlackThread)
-                         .where(col(SlackThread.run_id) == run_id, col(SlackThread.lease_until).is_not(None))
-                         .values(lease_until=utcnow() + timedelta(seconds=seconds)))
+            result = session.exec(update(SlackThread).where(*condition).values(lease_until=until))
             session.commit()
+        return until if result.rowcount == 1 else None
 
     def reported(self, run_id: int) -> None:
         """Everything about the run is in Slack: it is never resumed."""
         self.set(run_id, lease_until=None)
 
-    def take_over_stale(self, seconds: float) -> list[int]:
-        """Threads not yet reported whose driver is gone (lease run out), taken with a
-        compare-and-set on the lease so only one process resumes each."""
+    def take_over_stale(self, seconds: float, *, exclude: Iterable[int] = ()) -> list[tuple[int, datetime]]:
+        """Threads not yet reported whose driver is gone, taken with a compare-and-set on the lease
+        so only one process resumes each: (run id, the lease now held) pairs.
+
+        Gone means the thread's lease ran out and so did the run's (or the run is over): a run some
+        live process still executes is left to it. One query when there is nothing to take.
+        ``exclude``: runs this process drives already.
+        """
         now = utcnow()
+        run_live = and_(col(SyncRun.state).in_(("pending", "running")), col(SyncRun.lease_until).is_not(None),
+                        col(SyncRun.lease_until) >= now)
         taken = []
+        skip = set(exclude)
         with Session(self.engine, expire_on_commit=False) as session:
-            rows = session.exec(select(SlackThread).where(col(SlackThread.lease_until).is_not(None))
-                                .order_by(col(SlackThread.run_id))).all()
-            for thread in rows:
-                lease = thread.lease_until
-                if lease is None or _aware(lease) > now:
+            rows = session.exec(
+                select(SlackThread.run_id, SlackThread.lease_until)
+                .join(SyncRun, col(SyncRun.id) == col(SlackThread.run_id))
+                .where(col(SlackThread.lease_until).is_not(None), col(SlackThread.lease_until) < now,
+                       not_(run_live))
+                .order_by(col(SlackThread.run_id))).all()
+            for run_id, lease in rows:
+                if run_id in skip:
                     continue
+                until = utcnow() + timedelta(seconds=seconds)
                 result = session.exec(
                     update(SlackThread)
-                    .where(col(SlackThread.run_id) == thread.run_id, col(SlackThread.lease_until) == lease)
-                    .values(lease_until=now + timedelta(seconds=seconds)))
+                    .where(col(SlackThread.run_id) == run_id, col(SlackThread.lease_until) == lease)
+                    .values(lease_until=until))
                 session.commit()
                 if result.rowcount == 1:
-                    taken.append(thread.run_id)
+                    taken.append((run_id, until))
         return taken
-
-
-def _aware(value: datetime) -> datetime:
-    # SQLite hands datetimes back without their zone; everything we store is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)

@@ -19,12 +19,18 @@ class Tuning:
     rate_limit_retries: int = 8
     rate_limit_jitter: float = 1.0
     rate_limit_patience: float = 900.0
-    # A run's driver renews its lease while it runs; a restarted bot resumes runs whose lease ran out.
-    lease_seconds: float = 120.0
+    # A run's driver renews its hold on the run's thread every third of this; every third of it,
+    # each replica takes over the runs whose driver is gone (``SALLA_SYNC_LEASE_SECONDS``).
+    lease_seconds: float = 30.0
+    # While Slack is down (5xx, unreachable, rate limits past the patience above), a finished run's
+    # results wait in the database: posting them is tried again after this, then twice as long
+    # each time, at most ``report_retry_max`` apart (and at most a lease apart), for as long as it takes.
+    report_retry_initial: float = 1.0
+    report_retry_max: float = 30.0
     # Entries shown in the App Home log (two blocks each; a Home view holds at most 100 blocks).
     home_log_limit: int = 40
 
 
 FAST = Tuning(progress_interval=0.05, progress_backoff=1.3, channel_pace=0.0, rate_limit_jitter=0.05,
-              rate_limit_patience=30.0)
+              rate_limit_patience=30.0, report_retry_initial=0.05, report_retry_max=1.0)
 """For tests and the demo: no waiting between messages, progress every 50 ms or so."""

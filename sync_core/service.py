@@ -44,6 +44,38 @@ class _RunControl:
     lost: asyncio.Event = field(default_factory=asyncio.Event)  # the lease went to another process
 
 
+class _ClaimHeartbeat:
+    """Renews a ledger claim while its attempt holds it, however long its calls wait (rate limits,
+    retries): the claim only runs out when the process is gone. A failed renewal is tried again
+    at the next beat; ``stop()`` returns once no renewal can land any more (so a claim given back
+    right after is not revived)."""
+
+    def __init__(self, store: Store, claim: Claim) -> None:
+        self.store = store
+        self.claim = claim
+        self._stopped = asyncio.Event()
+        self._task = asyncio.create_task(self._beat())
+
+    async def _beat(self) -> None:
+        interval = self.store.claim_lease.total_seconds() / 3
+        while True:
+            try:
+                await asyncio.wait_for(self._stopped.wait(), timeout=interval)
+                return
+            except TimeoutError:
+                pass
+            try:
+                if not await asyncio.to_thread(self.store.extend_claim, self.claim):
+                    return  # completed, or taken over: the extend before a send says which
+            except Exception as exc:
+                log.warning("could not renew the claim on Salla invoice %s (%s)", self.claim.salla_invoice_id,
+                            type(exc).__name__)
+
+    async def stop(self) -> None:
+        self._stopped.set()
+        await asyncio.gather(self._task, return_exceptions=True)
+
+
 class SyncService:
     """One per process; safe to run many runs at once on one event loop."""
 
@@ -73,6 +105,8 @@ class SyncService:
         The run is leased to this process (renewed while it runs), so a run left by a process that
         died is taken over by another, and two processes never execute one run at once.
         """
+        if run_id in self._runs:  # already executing here (the lease is ours, so it would let us in)
+            raise RunBusy(run_id)
         if not await asyncio.to_thread(self.store.acquire_run, run_id, self.owner, self.run_lease):
             raise RunBusy(run_id)
         run = await asyncio.to_thread(self.store.get_run, run_id)
@@ -95,7 +129,13 @@ class SyncService:
                 else:
                     result = await self.sync_number(number, run_id)
                 if result is not None:
-                    await asyncio.to_thread(self.store.add_result, run_id, result)
+                    # Only the run's owner writes a result: renewed just before, the lease cannot
+                    # have passed to another process that syncs this number again.
+                    if await asyncio.to_thread(self.store.acquire_run, run_id, self.owner, self.run_lease):
+                        await asyncio.to_thread(self.store.add_result, run_id, result)
+                    else:
+                        control.lost.set()
+                        result = None
             await queue.put(result)
 
         heartbeat = asyncio.create_task(self._keep_lease(run_id, control))
@@ -123,14 +163,29 @@ class SyncService:
         return self._slots
 
     async def _keep_lease(self, run_id: int, control: _RunControl) -> None:
-        """Renew the run's lease; notice a cancel asked for by another process."""
+        """Renew the run's lease; notice a cancel asked for by another process.
+
+        A renewal that fails (the database is away for a moment) is tried again at the next beat;
+        once the lease may have run out without a renewal, the run is given up here: another
+        process may have taken it over.
+        """
+        loop = asyncio.get_running_loop()
+        renewed = loop.time()
         while True:
             await asyncio.sleep(self.run_lease.total_seconds() / 3)
-            if not await asyncio.to_thread(self.store.acquire_run, run_id, self.owner, self.run_lease):
-                log.warning("run %s was taken over by another process; stopping here", run_id)
+            try:
+                held = await asyncio.to_thread(self.store.acquire_run, run_id, self.owner, self.run_lease)
+                run = await asyncio.to_thread(self.store.get_run, run_id) if held else None
+            except Exception as exc:
+                log.warning("run %s: could not renew its lease (%s)", run_id, type(exc).__name__)
+                if loop.time() - renewed < self.run_lease.total_seconds() * 2 / 3:
+                    continue
+                held = False
+            if not held:
+                log.warning("run %s was taken over by another process (or its lease ran out); stopping here", run_id)
                 control.lost.set()
                 return
-            run = await asyncio.to_thread(self.store.get_run, run_id)
+            renewed = loop.time()
             if run is not None and run.cancel_requested:
                 control.cancelled.set()
 
@@ -262,6 +317,7 @@ class SyncService:
             return DocumentResult(**fail, reason="another sync is creating this document right now; "
                                                  "re-run in a few minutes")
         sent = False  # once a create was sent, a failure may not mean "nothing was created"
+        heartbeat = _ClaimHeartbeat(self.store, claim)
         try:
             existing = await self.enerpize.find_document(kind, draft.po_number)
             if existing is not None:  # created by an attempt whose answer was lost: link it
@@ -270,24 +326,30 @@ class SyncService:
             created = await self._create(draft, order, claim)
             return await self._complete(claim, created, invoice, draft, ids)
         except EnerpizeRejected as exc:
+            await heartbeat.stop()
             await asyncio.to_thread(self.store.abandon_claim if sent else self.store.release_claim, claim)
             self.enerpize.forget_cached()
             return DocumentResult(**fail, reason=str(exc))
         except (OutcomeUnknown, Unreachable) as exc:
+            await heartbeat.stop()
             await asyncio.to_thread(self.store.abandon_claim, claim)
             return DocumentResult(**fail, reason=f"{exc}; it will be checked before any new attempt")
         except Exception:
+            await heartbeat.stop()
             await asyncio.to_thread(self.store.abandon_claim, claim)
             log.exception("unexpected error syncing Salla invoice %s", header.id)
             return DocumentResult(**fail, reason="unexpected error (see the bot's log); "
                                                  "it will be checked before any new attempt")
+        finally:
+            await heartbeat.stop()
 
     async def _claim(self, order: SallaOrder, invoice: SallaInvoice, kind: DocumentKind,
                      run_id: int | None) -> Claim | AlreadySynced | ClaimBusy:
         """Take the ledger claim; when another attempt holds it, wait for it to finish."""
         loop = asyncio.get_running_loop()
         # Wait a little longer than a claim's lease: by then its holder finished or is taken over.
-        deadline = loop.time() + self.store.claim_lease.total_seconds() + 30
+        lease = self.store.claim_lease.total_seconds()
+        deadline = loop.time() + lease + 30
         delay = 0.05
         while True:
             claim = await asyncio.to_thread(self.store.claim, invoice.id, salla_order_id=order.id, kind=kind.value,
@@ -295,7 +357,7 @@ class SyncService:
             if not isinstance(claim, ClaimBusy) or loop.time() > deadline:
                 return claim
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 1.0)
+            delay = min(delay * 2, 1.0, max(lease / 10, 0.05))
 
     async def _create(self, draft: DocumentDraft, order: SallaOrder, claim: Claim) -> CreatedDocument:
         """Create the document; when an answer is lost, look the key up before sending again.

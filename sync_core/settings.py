@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from typing import Annotated
+
+
+CLAIM_LEASE_PER_TIMEOUT = 3  # a claim lease is at least this many HTTP timeouts
 
 
 class ConfigError(Exception):
@@ -51,6 +54,15 @@ class Settings(BaseSettings):
     # Tuning (not in the contract's table; safe defaults).
     salla_sync_concurrency: int = Field(default=8, ge=1, le=64)
     salla_sync_http_timeout: float = Field(default=20.0, gt=0, le=300)
+    # Durable runs. A process holds each run it executes (and its Slack thread) for this long,
+    # renewing the hold every third of it; once a process dies, another takes its runs over after
+    # at most this long. Replicas look for such runs every third of it.
+    salla_sync_lease_seconds: float = Field(default=30.0, ge=1, le=3600)
+    # The claim on one Salla invoice while its Enerpize document is being created, renewed while
+    # the process lives. After a crash, the document is looked up (never blindly created again)
+    # once this has passed: it must stay well above one HTTP call's timeout, so a create sent just
+    # before the crash has landed (or failed) by then.
+    salla_sync_claim_lease_seconds: float = Field(default=120.0, ge=1, le=3600)
 
     @field_validator("salla_sync_allowed_users", "salla_sync_allowed_channels", mode="before")
     @classmethod
@@ -64,6 +76,16 @@ class Settings(BaseSettings):
             return value
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("salla_sync_claim_lease_seconds")
+    @classmethod
+    def _claim_lease(cls, value: float, info: ValidationInfo) -> float:
+        timeout = info.data.get("salla_sync_http_timeout")
+        if timeout is not None and value < CLAIM_LEASE_PER_TIMEOUT * timeout:
+            raise ValueError(f"must be at least {CLAIM_LEASE_PER_TIMEOUT} times SALLA_SYNC_HTTP_TIMEOUT "
+                             f"({CLAIM_LEASE_PER_TIMEOUT * timeout:g} s), so a create in flight when a "
+                             "process dies has landed before another process looks it up")
         return value
 
     @field_validator("database_url")

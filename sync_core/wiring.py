@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import httpx
+from sqlalchemy.exc import IntegrityError
 
 from sync_core.enerpize.client import EnerpizeClient
 from sync_core.salla.client import SallaClient
@@ -22,11 +24,16 @@ def _secret(value) -> str | None:
 @asynccontextmanager
 async def open_service(settings: Settings, *, store: Store | None = None) -> AsyncIterator[SyncService]:
     """The service for these settings; closes its HTTP clients on exit (the store is the caller's
-    when passed in)."""
+    when passed in, with its own claim lease)."""
     settings.require("enerpize_api_url", "enerpize_api_key")
     own_store = store is None
-    store = store or Store(settings.database_url)
-    tokens = store.load_tokens(_secret(settings.salla_access_token), _secret(settings.salla_refresh_token))
+    store = store or Store(settings.database_url,
+                           claim_lease=timedelta(seconds=settings.salla_sync_claim_lease_seconds))
+    first_tokens = (_secret(settings.salla_access_token), _secret(settings.salla_refresh_token))
+    try:
+        tokens = store.load_tokens(*first_tokens)
+    except IntegrityError:  # replicas starting at once on a new database: another one stored them first
+        tokens = store.load_tokens(*first_tokens)
     if tokens is None:
         raise ConfigError("SALLA_ACCESS_TOKEN is not set (and no Salla token is stored yet)")
     timeout = httpx.Timeout(settings.salla_sync_http_timeout, connect=min(10.0, settings.salla_sync_http_timeout))
@@ -40,7 +47,8 @@ async def open_service(settings: Settings, *, store: Store | None = None) -> Asy
         enerpize = EnerpizeClient(enerpize_http, api_url=settings.enerpize_api_url or "",
                                   api_key=_secret(settings.enerpize_api_key) or "")
         try:
-            yield SyncService(salla=salla, enerpize=enerpize, store=store, concurrency=settings.salla_sync_concurrency)
+            yield SyncService(salla=salla, enerpize=enerpize, store=store, concurrency=settings.salla_sync_concurrency,
+                              run_lease=timedelta(seconds=settings.salla_sync_lease_seconds))
         finally:
             if own_store:
                 store.close()
