@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.workload import mixed_orders
-from sandbox.demo import demo_settings
+from sandbox.settings import simulator_settings
 from sandbox.enerpize_sim import EnerpizeSimulator
 from sandbox.salla_sim import SallaSimulator
 from sync_core.results import SyncStatus
@@ -24,7 +24,7 @@ class CallCounts:
 
 async def _count(salla: SallaSimulator, enerpize: EnerpizeSimulator, database_url: str,
                  cold: str, warm: list[str]) -> CallCounts:
-    async with open_service(demo_settings(salla, enerpize, database_url)) as service:
+    async with open_service(simulator_settings(salla, enerpize, database_url)) as service:
         _, [first] = await service.sync([cold], requested_by="bench", source="bench")
         assert first.status is SyncStatus.SUCCESS, first
         salla_first, enerpize_cold = salla.call_count(), enerpize.call_count()

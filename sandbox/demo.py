@@ -25,30 +25,16 @@ from bot.threads import ThreadStore
 from bot.tuning import FAST
 from sandbox.enerpize_sim import EnerpizeSimulator
 from sandbox.salla_sim import SallaSimulator
+from sandbox.settings import simulator_settings
 from sandbox.sample_store import sample_store
 from sandbox.slack_sim import SlackRequest, SlackSimulator
 from sync_core.input_rules import parse_order_numbers
-from sync_core.settings import Settings, load_settings
+from sync_core.settings import Settings
 from sync_core.wiring import open_service
 
 DEMO_NUMBERS = ["1001", "1002", "1004", "418149281", "1011", "1016", "1017", "1007"]
 SECRET = "demo-signing-secret"
 USER, CHANNEL = "U0DEMO", "C0FINANCE"
-
-
-def demo_settings(salla: SallaSimulator, enerpize: EnerpizeSimulator, database_url: str,
-                  slack: SlackSimulator | None = None) -> Settings:
-    slack_values = dict(slack_bot_token=slack.token, slack_signing_secret=SECRET,
-                        slack_api_url=slack.api_url) if slack else {}
-    return load_settings(
-        _env_file=None,
-        salla_api_url=salla.api_url, salla_token_url=salla.token_url,
-        salla_access_token=salla.access_token, salla_refresh_token=salla.refresh_token,
-        salla_client_id=salla.client_id, salla_client_secret=salla.client_secret,
-        enerpize_api_url=enerpize.api_url, enerpize_api_key=enerpize.api_key,
-        database_url=database_url, salla_sync_http_timeout=5, salla_sync_allowed_users="",
-        salla_sync_allowed_channels="", **slack_values,
-    )
 
 
 def _say(text: str) -> None:
@@ -135,5 +121,5 @@ def run_demo(numbers_text: str | None = None) -> int:
         database_url = f"sqlite:///{Path(tmp) / 'salla_sync.db'}"
         click.echo(f"Simulators: Slack {slack.api_url}  Salla {salla.api_url}  Enerpize {enerpize.api_url}\n"
                    f"Database:   {database_url} (embedded SQLite, thrown away at the end)\n")
-        settings = demo_settings(salla, enerpize, database_url, slack)
+        settings = simulator_settings(salla, enerpize, database_url, slack=slack, signing_secret=SECRET)
         return asyncio.run(_demo(numbers, settings, slack, salla, enerpize))

@@ -16,9 +16,10 @@ from bot.app import wait_for_runs
 from bot.threads import SlackThread, ThreadStore
 from bot.tuning import FAST
 from sandbox import EnerpizeSimulator, SallaSimulator
+from sandbox.settings import simulator_settings
 from sandbox.slack_sim import SlackRequest, SlackSimulator
 from sync_core.service import SyncService
-from sync_core.settings import Settings, load_settings
+from sync_core.settings import Settings
 from sync_core.store import Store
 from sync_core.store.tables import SyncRun
 
@@ -115,18 +116,7 @@ BotFactory = Callable[..., Awaitable["Bot"]]
 
 def make_settings(slack: SlackSimulator, salla: SallaSimulator, enerpize: EnerpizeSimulator, database_url: str,
                   **extra: Any) -> Settings:
-    values: dict[str, Any] = dict(
-        _env_file=None,
-        slack_bot_token=slack.token, slack_signing_secret=SECRET, slack_app_token=None, slack_api_url=slack.api_url,
-        salla_api_url=salla.api_url, salla_token_url=salla.token_url,
-        salla_access_token=salla.access_token, salla_refresh_token=salla.refresh_token,
-        salla_client_id=salla.client_id, salla_client_secret=salla.client_secret,
-        enerpize_api_url=enerpize.api_url, enerpize_api_key=enerpize.api_key,
-        database_url=database_url, salla_sync_http_timeout=5.0,
-        salla_sync_allowed_users="", salla_sync_allowed_channels="",
-    )
-    values.update(extra)
-    return load_settings(**values)
+    return simulator_settings(salla, enerpize, database_url, slack=slack, signing_secret=SECRET, **extra)
 
 
 STATUS_WORDS = ("Success", "Failed", "Record not found", "Cancelled")

@@ -5,20 +5,10 @@ from __future__ import annotations
 import pytest
 
 from sandbox import EnerpizeSimulator, SallaSimulator, sample_store
-from sync_core.settings import Settings, load_settings
+from sandbox.settings import simulator_settings
+from sync_core.settings import Settings
 from sync_core.store import Store
 from sync_core.wiring import open_service
-
-
-def settings_for(salla: SallaSimulator, enerpize: EnerpizeSimulator, database_url: str, **extra) -> Settings:
-    return load_settings(
-        _env_file=None,
-        salla_api_url=salla.api_url, salla_token_url=salla.token_url,
-        salla_access_token=salla.access_token, salla_refresh_token=salla.refresh_token,
-        salla_client_id=salla.client_id, salla_client_secret=salla.client_secret,
-        enerpize_api_url=enerpize.api_url, enerpize_api_key=enerpize.api_key,
-        database_url=database_url, salla_sync_http_timeout=extra.pop("timeout", 5.0), **extra,
-    )
 
 
 @pytest.fixture
@@ -35,7 +25,7 @@ def enerpize():
 
 @pytest.fixture
 def settings(salla, enerpize, database_url) -> Settings:
-    return settings_for(salla, enerpize, database_url)
+    return simulator_settings(salla, enerpize, database_url)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from sandbox.sample_store import COFFEE, DATES
 from sync_core.results import SyncStatus
 from sync_core.store import Store
 from sync_core.wiring import open_service
-from tests.core.conftest import settings_for
+from sandbox.settings import simulator_settings
 
 SYNCABLE = [str(n) for n in range(1001, 1016) if n != 1011]  # 14 orders, 20 documents
 
@@ -71,7 +71,7 @@ async def test_429_storm_every_order_still_synced(salla, enerpize, service):
 async def test_pacing_keeps_under_the_rate_limit(enerpize, database_url):
     # A scaled-down plan: 12 requests in the bucket, 24 a second back (the 120/min plan, 12x faster).
     with SallaSimulator(store=sample_store(), bucket=(12, 24.0)) as salla:
-        async with open_service(settings_for(salla, enerpize, database_url)) as service:
+        async with open_service(simulator_settings(salla, enerpize, database_url)) as service:
             service.salla.pacer.window = 12 / 24.0
             _, results = await service.sync(SYNCABLE, requested_by="U1", source="test")
         assert all(r.status is SyncStatus.SUCCESS for r in results)
@@ -98,7 +98,7 @@ async def test_salla_down_fails_the_order_with_a_reason(salla, service, enerpize
 @pytest.mark.parametrize("mode", ["drop", "hang"])
 async def test_create_stored_but_answer_lost_gives_exactly_one_document(mode, salla, database_url):
     with EnerpizeSimulator(hang_seconds=3) as enerpize:
-        settings = settings_for(salla, enerpize, database_url, timeout=1.0)
+        settings = simulator_settings(salla, enerpize, database_url, salla_sync_http_timeout=1.0)
         async with open_service(settings) as service:
             service.lost_answer_pause = 0.05
             enerpize.lose_next_create(kind=INVOICES, mode=mode)
@@ -167,7 +167,7 @@ async def test_hundred_orders_on_the_120_plan_lose_nothing(enerpize, database_ur
         store.add_invoice(order)
     numbers = SYNCABLE + [str(2000 + i) for i in range(100 - 14)]
     with SallaSimulator(store=store, bucket=(120, 60.0)) as salla:
-        async with open_service(settings_for(salla, enerpize, database_url, salla_sync_concurrency=16)) as service:
+        async with open_service(simulator_settings(salla, enerpize, database_url, salla_sync_concurrency=16)) as service:
             service.salla.pacer.window = 2.0
             _, results = await service.sync(numbers, requested_by="U1", source="test")
         assert len(results) == 100 and all(r.status is SyncStatus.SUCCESS for r in results)
