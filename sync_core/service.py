@@ -323,7 +323,7 @@ class SyncService:
             if existing is not None:  # created by an attempt whose answer was lost: link it
                 return await self._complete(claim, existing, invoice, draft, ids, linked=True)
             sent = True
-            created = await self._create(draft, order, claim)
+            created = await self._create(draft, order, claim, tax_ids)
             return await self._complete(claim, created, invoice, draft, ids)
         except EnerpizeRejected as exc:
             await heartbeat.stop()
@@ -359,20 +359,20 @@ class SyncService:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0, max(lease / 10, 0.05))
 
-    async def _create(self, draft: DocumentDraft, order: SallaOrder, claim: Claim) -> CreatedDocument:
+    async def _create(self, draft: DocumentDraft, order: SallaOrder, claim: Claim,
+                      tax_ids: dict[Decimal, str]) -> CreatedDocument:
         """Create the document; when an answer is lost, look the key up before sending again.
 
         The claim is renewed before every send, and nothing is sent once it is lost: a claim whose
         lease ran out may have been taken over by an attempt that is about to look and create.
         """
         client_id = await self.enerpize.client_id(draft.customer)
-        tax_for_products = {rate: await self.enerpize.tax_id(rate) for rate in draft.tax_rates}
         product_ids = {}
         for line in draft.lines:
             if line.sku and line.sku not in product_ids:
                 product_ids[line.sku] = await self.enerpize.product_id(
                     line.sku, name=line.name, unit_price=line.unit_price,
-                    tax_id=tax_for_products.get(line.tax_rate) if line.tax_rate else None)
+                    tax_id=tax_ids.get(line.tax_rate) if line.tax_rate else None)
         original = None
         if draft.kind is DocumentKind.RETURN:
             original = await asyncio.to_thread(self.store.synced_invoice_of_order, order.id)
@@ -381,7 +381,7 @@ class SyncService:
                 raise OutcomeUnknown("another attempt took this invoice over")
             try:
                 enerpize_id = await self.enerpize.create_document(draft, client_id=client_id, product_ids=product_ids,
-                                                                  tax_ids=tax_for_products, original_invoice_id=original)
+                                                                  tax_ids=tax_ids, original_invoice_id=original)
                 return await self.enerpize.read_document(draft.kind, enerpize_id)
             except OutcomeUnknown:
                 log.warning("answer lost creating %s (attempt %d); looking it up", draft.po_number, attempt)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -28,29 +29,23 @@ def _run_id(action: dict[str, Any]) -> int | None:
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
-    async def cancel_run(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: Any) -> None:
-        await ack()
-        notify = _notifier(deps, body)
-        user = body["user"]["id"]
-        run_id = _run_id(action)
-        if not deps.access.user_allowed(user):
-            deps.after_ack(notify("Sorry, only people allowed to run Salla syncs can cancel one."), body=body,
-                           context=context)
-        elif run_id is not None:
-            deps.after_ack(deps.worker.cancel(run_id, user, notify), body=body, context=context,
-                           name=f"cancel-{run_id}")
+    def run_button(verb: str, start: Callable[..., Awaitable[Any]]):
+        """A button on a run's thread: ack, check the user, hand the work to the worker."""
 
-    async def rerun_failed(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: Any) -> None:
-        await ack()
-        notify = _notifier(deps, body)
-        user = body["user"]["id"]
-        run_id = _run_id(action)
-        if not deps.access.user_allowed(user):
-            deps.after_ack(notify("Sorry, only people allowed to run Salla syncs can re-run one."), body=body,
-                           context=context)
-        elif run_id is not None:
-            deps.after_ack(deps.worker.rerun(run_id, user, notify), body=body, context=context,
-                           name=f"rerun-{run_id}")
+        async def listener(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: Any) -> None:
+            await ack()
+            notify = _notifier(deps, body)
+            user = body["user"]["id"]
+            run_id = _run_id(action)
+            if not deps.access.user_allowed(user):
+                deps.after_ack(notify(f"Sorry, only people allowed to run Salla syncs can {verb} one."), body=body,
+                               context=context)
+            elif run_id is not None:
+                deps.after_ack(start(run_id, user, notify), body=body, context=context, name=f"{verb}-{run_id}")
 
+        return listener
+
+    cancel_run = run_button("cancel", deps.worker.cancel)
+    rerun_failed = run_button("re-run", deps.worker.rerun)
     app.action(ActionId.CANCEL_RUN.value)(cancel_run)
     app.action(ActionId.RERUN_FAILED.value)(rerun_failed)
