@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import importlib.util
 import json
+import signal
 import sys
 import tempfile
 import time
@@ -70,7 +71,10 @@ async def main_async(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "command": reporting.command_line(), "machine": reporting.machine(),
         "settings": {"latency": args.latency, "plans": args.plans, "orders": args.orders, "users": args.users,
                      "rounds": args.rounds, "concurrency": concurrency, "default_concurrency": not explicit,
-                     "quick": args.quick},
+                     "quick": args.quick,
+                     # where the bench's simulators run (acks are measured from the bench process)
+                     "simulators": {"slack": "bench process", "salla": "child process",
+                                    "enerpize": "child process"}},
         "runs": [],
     }
     fastest = max(args.plans)
@@ -113,8 +117,13 @@ async def main_async(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     return report
 
 
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwind as on Ctrl-C: each stack kills its bot and stops its simulators
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminated)  # SIGTERM (timeout, a cancelled CI job) would leave the bot running
     started = time.monotonic()
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="salla-sync-bench-") as tmp:

@@ -8,6 +8,10 @@
 Requests are signed and POSTed to ``/slack/events`` exactly as Slack sends them; an acknowledgement's
 latency is the HTTP response time of that POST, seen from here (the client side, as Slack sees it).
 Every clock here is ``time.monotonic`` (the Slack simulator's ``ApiCall.at`` uses it too).
+
+Three processes: this one (the measuring client and the Slack simulator, whose recorded calls the
+bench reads closely), a child running the Salla and Enerpize simulators (``bench.remote_sims``: the
+runs' load on them does not take this process's GIL from the client), and the bot.
 """
 
 from __future__ import annotations
@@ -24,9 +28,8 @@ from typing import Any, Self
 import aiohttp
 from aiohttp import web
 
+from bench.remote_sims import RemoteEnerpize, RemoteSalla, RemoteSims
 from sandbox.bot_process import SIGNING_SECRET, BotProcess, bot_env
-from sandbox.enerpize_sim import EnerpizeSimulator
-from sandbox.salla_sim import SallaSimulator
 from sandbox.salla_store import SallaStore
 from sandbox.slack_sim import ApiCall, SlackRequest, SlackSimulator, _decode
 
@@ -39,13 +42,23 @@ class PacedSlack(SlackSimulator):
     ``per_second``). Over it, the answer is 429 ``ratelimited`` with ``Retry-After: 1``, as Slack's.
 
     The plain simulator throttles nothing; with this one a bot that posts faster than Slack allows
-    is seen (429s counted) and one that drops a throttled message is caught (lines missing)."""
+    is seen (429s counted) and one that drops a throttled message is caught (lines missing).
+
+    It also hands each ``views.open`` call, once answered, to whoever awaits its trigger
+    (``views_open``): no polling, no rescanning of the call log."""
 
     def __init__(self, *, per_second: float = 1.0, burst: int = 3, **kwargs: Any) -> None:
         self.per_second = per_second
         self.burst = burst
         self._buckets: dict[str, tuple[float, float]] = {}  # channel -> (level, at)
+        self._opened_by_trigger: dict[str, ApiCall] = {}  # trigger_id -> its first answered views.open
+        self._trigger_waiters: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Future]]] = {}
         super().__init__(**kwargs)
+
+    def reset(self) -> None:
+        super().reset()
+        with self._lock:
+            self._opened_by_trigger.clear()
 
     def _admit(self, channel: str) -> bool:
         now = time.monotonic()
@@ -65,7 +78,51 @@ class PacedSlack(SlackSimulator):
                     self._calls.append(ApiCall("chat.postMessage", args, status=429, ok=False, error="ratelimited"))
                 return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
                                          headers={"Retry-After": "1"})
-        return await super()._api(request)
+        if request.match_info["method"] != "views.open":
+            return await super()._api(request)
+        trigger_id = str((await _decode(request)).get("trigger_id") or "")
+        with self._lock:
+            recorded = len(self._calls)  # this request's ApiCall is appended after this point
+        response = await super()._api(request)
+        with self._lock:  # the call is answered: its ok, error and status are final
+            call = next((c for c in self._calls[recorded:]
+                         if c.method == "views.open" and c.args.get("trigger_id") == trigger_id), None)
+            if call is None or trigger_id in self._opened_by_trigger:
+                return response
+            self._opened_by_trigger[trigger_id] = call
+            waiters = self._trigger_waiters.pop(trigger_id, [])
+        for loop, future in waiters:
+            try:
+                loop.call_soon_threadsafe(_resolve, future, call)
+            except RuntimeError:  # that event loop is closed: nobody is waiting any more
+                pass
+        return response
+
+    async def views_open(self, trigger_id: str, timeout: float) -> ApiCall:
+        """The first answered ``views.open`` call with this trigger (at once if it is answered
+        already); TimeoutError after ``timeout`` seconds."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future = loop.create_future()
+        waiter = (loop, future)
+        with self._lock:
+            call = self._opened_by_trigger.get(trigger_id)
+            if call is not None:
+                return call
+            self._trigger_waiters.setdefault(trigger_id, []).append(waiter)
+        try:
+            return await asyncio.wait_for(future, timeout)
+        finally:
+            with self._lock:
+                waiters = self._trigger_waiters.get(trigger_id, [])
+                if waiter in waiters:
+                    waiters.remove(waiter)
+                if not waiters:
+                    self._trigger_waiters.pop(trigger_id, None)
+
+
+def _resolve(future: asyncio.Future, call: ApiCall) -> None:
+    if not future.done():
+        future.set_result(call)
 
 
 @dataclass
@@ -79,7 +136,8 @@ class Ack:
 
 
 class Stack:
-    """Three simulators in this process and the bot as a subprocess with its own fresh SQLite file."""
+    """The Slack simulator in this process, the Salla and Enerpize simulators in a child process, and
+    the bot as a subprocess with its own fresh SQLite file."""
 
     def __init__(self, store: SallaStore, *, plan: int, latency: float, workdir: Path,
                  concurrency: int | None = None, name: str = "bot") -> None:
@@ -88,34 +146,48 @@ class Stack:
         self.db_path = workdir / f"{name}.db"
         self.log_path = workdir / f"{name}.log"
         self.slack = PacedSlack()
-        self.salla = SallaSimulator(store=store, latency=latency, rate_limit_per_minute=plan)
-        self.enerpize = EnerpizeSimulator(latency=latency)
+        self.sims = RemoteSims(store, plan=plan, latency=latency)
         self.concurrency = concurrency
         self.bot: BotProcess | None = None
         self._db: sqlite3.Connection | None = None
 
+    @property
+    def salla(self) -> RemoteSalla:
+        """The child's Salla simulator: ``calls()``, ``throttled_count()`` and what ``bot_env`` reads."""
+        return self.sims.salla
+
+    @property
+    def enerpize(self) -> RemoteEnerpize:
+        """The child's Enerpize simulator: ``call_count()`` and what ``bot_env`` reads."""
+        return self.sims.enerpize
+
     def __enter__(self) -> Self:
-        self.slack.start()
-        self.salla.start()
-        self.enerpize.start()
-        extra = {} if self.concurrency is None else {"salla_sync_concurrency": str(self.concurrency)}
-        env = bot_env(self.slack, self.salla, self.enerpize, f"sqlite:///{self.db_path}", **extra)
-        self.bot = BotProcess(env, log_path=self.log_path)
-        self.bot.start(timeout=60)
+        try:
+            self.sims.start()
+            self.slack.start()
+            extra = {} if self.concurrency is None else {"salla_sync_concurrency": str(self.concurrency)}
+            env = bot_env(self.slack, self.salla, self.enerpize, f"sqlite:///{self.db_path}", **extra)
+            self.bot = BotProcess(env, log_path=self.log_path)
+            self.bot.start(timeout=60)
+        except BaseException:  # a with statement does not call __exit__ when __enter__ raises
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._db is not None:
             self._db.close()
+            self._db = None
         quiet = logging.getLogger("sandbox")
         level = quiet.level
         quiet.setLevel(logging.CRITICAL)  # a killed bot leaves requests half-sent; the simulators need not say so
         try:
+            self.sims.quiet()  # the same in the child, before the bot is killed
             if self.bot is not None:
                 self.bot.kill()  # the bench's database is thrown away: no need for a graceful stop
-            for simulator in (self.enerpize, self.salla, self.slack):
-                simulator.stop()
-        finally:
+        finally:  # the child goes even when an interrupt or an error came first
+            self.sims.close()
+            self.slack.stop()
             quiet.setLevel(level)
 
     @property
@@ -148,11 +220,10 @@ class Stack:
         return await self.post(http, request), request.payload["trigger_id"]
 
     async def views_open(self, trigger_id: str, timeout: float = 10.0) -> ApiCall:
-        """The bot's ``views.open`` call with this trigger, as the simulator recorded it (it may have
-        been refused: a trigger expires 3 s after the command)."""
-        def find() -> ApiCall | None:
-            return next((c for c in self.slack.calls("views.open") if c.args.get("trigger_id") == trigger_id), None)
-        return await self.slack.until(find, timeout=timeout, interval=0.005)
+        """The bot's ``views.open`` call with this trigger, as the simulator recorded it (its ``at`` is
+        when the simulator received it) and answered it (it may have been refused: a trigger expires
+        3 s after the command); TimeoutError when none is answered within ``timeout`` seconds."""
+        return await self.slack.views_open(trigger_id, timeout)
 
     async def opened_view(self, trigger_id: str, timeout: float = 10.0) -> dict[str, Any]:
         """The modal the bot opened with this trigger; RuntimeError when Slack refused to open it."""

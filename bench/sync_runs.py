@@ -78,7 +78,7 @@ def salla_calls_by_order(stack: Stack, workload: Workload) -> dict[str, int]:
     store = workload.store
     by_reference = {str(n): str(n) for n in workload.numbers}
     seen: dict[str, set] = {n: set() for n in workload.numbers}
-    for call in list(stack.salla.calls):
+    for call in stack.salla.calls():  # a copy, from the simulators' process
         path = call.path.removeprefix(API_PREFIX)
         number = None
         if path == "/orders" and "reference_id" in call.query:
@@ -152,7 +152,8 @@ async def run_orders(*, plan: int, latency: float, concurrency: int, orders: int
         listed = {number for number, _ in found}
         missing = [n for n in workload.numbers if n not in listed]
         statuses = Counter(status for _, status in found)
-        salla_calls = len(stack.salla.calls) - stack.salla.throttled_count
+        salla_throttled = stack.salla.throttled_count()
+        salla_calls = len(stack.salla.calls()) - salla_throttled
         chain = longest_chain(stack, workload)
         bound = lower_bound(salla_calls=salla_calls, plan_per_minute=plan, latency=latency, longest_chain=chain,
                             tail_calls=ENERPIZE_CALLS_PER_DOCUMENT, slack_messages=result_messages,
@@ -160,7 +161,7 @@ async def run_orders(*, plan: int, latency: float, concurrency: int, orders: int
         return RunResult(
             plan=plan, concurrency=concurrency, latency=latency, orders=len(workload.numbers), documents=documents,
             wall_seconds=wall, last_order_seconds=finished[-1] if finished else float("nan"), bound=bound,
-            longest_chain=chain, salla_calls=salla_calls, salla_throttled=stack.salla.throttled_count,
+            longest_chain=chain, salla_calls=salla_calls, salla_throttled=salla_throttled,
             enerpize_calls=stack.enerpize.call_count(), slack_calls=len(calls),
             slack_by_method=dict(Counter(c.method for c in calls)), slack_throttled=sum(c.throttled for c in calls),
             result_messages=result_messages, result_lines=len(found), results_missing=missing,

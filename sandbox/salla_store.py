@@ -357,6 +357,15 @@ class SallaStore:
         self._next_customer_id = 1473353380
         self._products: dict[str, int] = {}  # sku (or name when no sku) -> product id
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable (the benchmark sends a store to a simulator in another process): the lock stays."""
+        with self.lock:
+            return {k: v for k, v in self.__dict__.items() if k != "lock"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.lock = threading.RLock()
+
     # -- builders ----------------------------------------------------------------------------
 
     def add_customer(self, first_name: str, last_name: str = "", *, id: int | None = None,
