@@ -3,6 +3,7 @@
     app = build_app(settings, service)            # production: the client comes from settings
     app = build_app(settings, service, client=c, tuning=FAST)   # tests
     await wait_for_runs(app)                      # every run (and re-run, cancel…) in flight done
+    await close_app(app)                          # after the worker's shutdown: the Slack session
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from bot.deps import Deps
 from bot.errors import error_handler
 from bot.listeners import register_all
 from bot.runs import RunWorker
-from bot.slack_io import make_client
+from bot.slack_io import close_client, make_client
 from bot.tuning import Tuning
 from sync_core.service import SyncService
 from sync_core.settings import Settings
@@ -38,6 +39,7 @@ def build_app(settings: Settings, service: SyncService, *, client: AsyncWebClien
         lease = settings.salla_sync_lease_seconds
         tuning = Tuning(lease_seconds=lease, report_retry_initial=min(Tuning.report_retry_initial, lease / 4),
                         report_retry_max=min(Tuning.report_retry_max, lease))
+    owns_client = client is None
     if client is None:
         settings.require("slack_bot_token")
         assert settings.slack_bot_token is not None
@@ -47,7 +49,7 @@ def build_app(settings: Settings, service: SyncService, *, client: AsyncWebClien
     worker = RunWorker(service, client, tuning=tuning)
     on_error = error_handler(worker.out)
     deps = Deps(settings=settings, service=service, client=client, worker=worker,
-                access=Access.from_settings(settings), tuning=tuning, on_error=on_error)
+                access=Access.from_settings(settings), tuning=tuning, on_error=on_error, owns_client=owns_client)
     register_all(app, deps)
     app.error(on_error)
     _DEPS[app] = deps
@@ -65,3 +67,10 @@ def worker_of(app: AsyncApp) -> RunWorker:
 async def wait_for_runs(app: AsyncApp, timeout: float | None = None) -> bool:
     """Wait until every run, re-run and button follow-up the app started is done; False on timeout."""
     return await worker_of(app).wait_idle(timeout)
+
+
+async def close_app(app: AsyncApp) -> None:
+    """Close the Slack client's connections (only the client ``build_app`` made itself)."""
+    deps = _DEPS.get(app)
+    if deps is not None and deps.owns_client:
+        await close_client(deps.client)

@@ -26,6 +26,7 @@ class Deps:
     access: Access
     tuning: Tuning
     on_error: ErrorHandler
+    owns_client: bool = False  # made by build_app: close_app closes its session
 
     def after_ack(self, work: Coroutine[Any, Any, Any], *, body: dict[str, Any], context: Any,
                   name: str | None = None) -> None:

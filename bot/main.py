@@ -19,7 +19,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
-from bot.app import build_app, worker_of
+from bot.app import build_app, close_app, worker_of
 from bot.http import start_http
 from bot.slack_io import error_code, slack_unavailable
 from sync_core.logs import setup_logging
@@ -85,6 +85,7 @@ async def serve(settings: Settings, args: argparse.Namespace) -> None:
             finally:
                 await runner.cleanup()
                 await worker.shutdown()
+                await close_app(app)
         else:
             assert settings.slack_app_token is not None
             handler = await start_socket_mode(app, settings.slack_app_token.get_secret_value())
@@ -94,6 +95,7 @@ async def serve(settings: Settings, args: argparse.Namespace) -> None:
             finally:
                 await handler.close_async()
                 await worker.shutdown()
+                await close_app(app)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

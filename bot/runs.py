@@ -122,13 +122,15 @@ class RunWorker:
     # --- starting runs ------------------------------------------------------------------------
 
     async def submit(self, numbers: Sequence[str], context: ModalContext, user_id: str) -> int:
-        """Store the run and where it answers; fast (two inserts), done before the modal's ack."""
-        run = await self.service.start_run(numbers, requested_by=user_id, source="slack")
+        """Store the run and where it answers, in one transaction; fast, done before the modal's ack."""
+
+        def thread(run_id: int) -> list[SlackThread]:
+            return [SlackThread(run_id=run_id, root_run_id=run_id, user_id=user_id, origin=context.origin.value,
+                                requested_channel=context.channel_id if context.origin is Origin.COMMAND else None,
+                                response_url=context.response_url, lease_until=self._lease())]
+
+        run = await self.service.start_run(numbers, requested_by=user_id, source="slack", along=thread)
         assert run.id is not None
-        await asyncio.to_thread(self.threads.add, SlackThread(
-            run_id=run.id, root_run_id=run.id, user_id=user_id, origin=context.origin.value,
-            requested_channel=context.channel_id if context.origin is Origin.COMMAND else None,
-            response_url=context.response_url, lease_until=self._lease()))
         return run.id
 
     def launch(self, run_id: int) -> asyncio.Task:
@@ -186,17 +188,13 @@ class RunWorker:
         live.counts.update(r.status for r in await self.service.run_results(run_id))
         self._live[run_id] = live
         lease = asyncio.create_task(self._keep_lease(live))
+        # The thread's first messages go out while the sync starts: Slack's answers (about a second
+        # with its per-channel pace) are not on the first order's way.
+        opening = asyncio.create_task(self._open_first(thread, run, live))
         try:
-            opened = False
-            try:
-                thread = await self._open_thread(thread, run, live)
-                opened = True
-            except Exception as exc:  # Slack away, or nowhere to post: sync anyway, post at the end
-                log.warning("run %s: could not open its thread yet (%s); syncing anyway", run_id,
-                            error_code(exc) or type(exc).__name__)
             if run.state in ("pending", "running"):  # else: resumed after it ran, before it was reported
                 try:
-                    await self._execute(live, thread, run, progress=opened)
+                    await self._execute(live, thread, run, opening)
                 except RunBusy:
                     log.warning("run %s is being executed by another process; leaving it to that one", run_id)
                     return
@@ -209,11 +207,26 @@ class RunWorker:
                 if after is not None and after.state in ("pending", "running"):
                     log.warning("run %s was taken over by another process; it reports the results", run_id)
                     return
+            await opening  # never two openings at once: the report opens the thread if this one could not
             await self._report(thread, run, live)
         finally:
             lease.cancel()
-            await asyncio.gather(lease, return_exceptions=True)
+            # Let a parent being posted be recorded (else a resume would post a second one)...
+            await asyncio.wait({opening}, timeout=self.tuning.open_grace)
+            opening.cancel()  # ... unless Slack hangs
+            await asyncio.gather(lease, opening, return_exceptions=True)
             self._live.pop(run_id, None)
+
+    async def _open_first(self, thread: SlackThread, run: SyncRun, live: _LiveRun) -> bool:
+        """Open the thread (``thread`` is updated in place); False when Slack is away or there is
+        nowhere to post yet: the run syncs anyway and its results are posted at the end."""
+        try:
+            await self._open_thread(thread, run, live)
+            return True
+        except Exception as exc:
+            log.warning("run %s: could not open its thread yet (%s); syncing anyway", live.run_id,
+                        error_code(exc) or type(exc).__name__)
+            return False
 
     async def _report(self, thread: SlackThread, run: SyncRun, live: _LiveRun) -> None:
         """Post the results in the run's thread (opening it first if Slack was away when the run
@@ -253,9 +266,9 @@ class RunWorker:
                         response_url=thread.response_url)
         await asyncio.to_thread(self.threads.reported, live.run_id)
 
-    async def _execute(self, live: _LiveRun, thread: SlackThread, run: SyncRun, *, progress: bool) -> None:
-        """Run the numbers, counting results for the progress ticker."""
-        ticker = asyncio.create_task(self._tick(live, thread, run)) if progress else None
+    async def _execute(self, live: _LiveRun, thread: SlackThread, run: SyncRun, opening: asyncio.Task[bool]) -> None:
+        """Run the numbers, counting results for the progress ticker (which starts once the thread is open)."""
+        ticker = asyncio.create_task(self._tick(live, thread, run, opening))
         try:
             if live.cancel_by:
                 self.service.cancel(live.run_id)
@@ -265,9 +278,8 @@ class RunWorker:
                     self.service.cancel(live.run_id)
         finally:
             live.stop.set()
-            if ticker is not None:  # a progress update still waiting on Slack (down, rate-limiting) is moot now
-                ticker.cancel()
-                await asyncio.gather(ticker, return_exceptions=True)
+            ticker.cancel()  # a progress update still waiting on Slack (down, rate-limiting) is moot now
+            await asyncio.gather(ticker, return_exceptions=True)
 
     async def _keep_lease(self, live: _LiveRun) -> None:
         """While this process drives the thread, nobody else resumes it. The renewal is a
@@ -333,10 +345,12 @@ class RunWorker:
         return progress_message(live.run_id, thread.user_id, live.total, live.counts, retry_of=run.retry_of,
                                 cancel_requested_by=live.cancel_by)
 
-    async def _tick(self, live: _LiveRun, thread: SlackThread, run: SyncRun) -> None:
+    async def _tick(self, live: _LiveRun, thread: SlackThread, run: SyncRun, opening: asyncio.Task[bool]) -> None:
         """Update the progress message now and then: at most every ``progress_interval`` s at first,
         less often as the run goes on, never more than ``max_progress_updates`` times. Also notices a
         cancel asked for through another replica."""
+        if not await asyncio.shield(opening):
+            return
         tuning = self.tuning
         interval = tuning.progress_interval
         updates = 0
@@ -451,17 +465,20 @@ class RunWorker:
             await notify(f"{who} already re-ran the failed orders of run {source_run_id}{which}; "
                          "the results are in the thread.")
             return None
+
+        def thread(run_id: int) -> list[SlackThread]:
+            return [SlackThread(run_id=run_id, root_run_id=source.root_run_id, user_id=user_id, origin=source.origin,
+                                requested_channel=source.requested_channel, channel_id=source.channel_id,
+                                parent_ts=source.parent_ts, lease_until=self._lease())]
+
         try:
-            run = await self.service.start_run(numbers, requested_by=user_id, source="slack", retry_of=source_run_id)
+            run = await self.service.start_run(numbers, requested_by=user_id, source="slack", retry_of=source_run_id,
+                                               along=thread)
         except Exception:
             await asyncio.to_thread(self.threads.release_rerun, source_run_id)  # so the button works again
             raise
         assert run.id is not None
         await asyncio.to_thread(self.threads.set_rerun, source_run_id, run.id)
-        await asyncio.to_thread(self.threads.add, SlackThread(
-            run_id=run.id, root_run_id=source.root_run_id, user_id=user_id, origin=source.origin,
-            requested_channel=source.requested_channel, channel_id=source.channel_id, parent_ts=source.parent_ts,
-            lease_until=self._lease()))
         if source.progress_ts and source.channel_id:  # the old summary loses its button
             try:
                 results = await self.service.run_results(source_run_id)

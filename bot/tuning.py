@@ -27,6 +27,9 @@ class Tuning:
     # each time, at most ``report_retry_max`` apart (and at most a lease apart), for as long as it takes.
     report_retry_initial: float = 1.0
     report_retry_max: float = 30.0
+    # A run that stops early (another process executes it, shutdown) still waits this long for its
+    # thread's first messages to be posted and recorded, so a resume does not post them twice.
+    open_grace: float = 10.0
     # Entries shown in the App Home log (two blocks each; a Home view holds at most 100 blocks).
     home_log_limit: int = 40
 

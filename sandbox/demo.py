@@ -18,7 +18,7 @@ from pathlib import Path
 import aiohttp
 import click
 
-from bot.app import build_app, wait_for_runs
+from bot.app import build_app, close_app, wait_for_runs
 from bot.http import start_http
 from bot.ids import ActionId
 from bot.threads import ThreadStore
@@ -105,6 +105,7 @@ async def _demo(numbers: list[str], settings: Settings, slack: SlackSimulator, s
         finally:
             await wait_for_runs(app, timeout=30)
             await runner.cleanup()
+            await close_app(app)
 
 
 def run_demo(numbers_text: str | None = None) -> int:

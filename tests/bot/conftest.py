@@ -8,8 +8,9 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from slack_bolt.async_app import AsyncApp
 
-from bot.app import build_app, wait_for_runs
+from bot.app import build_app, close_app, wait_for_runs
 from bot.http import start_http
 from bot.tuning import Tuning
 from e2e_slack import TEST_TUNING, Bot, BotFactory, make_settings
@@ -53,6 +54,7 @@ async def make_bot(database_url, slack, salla, enerpize) -> AsyncIterator[BotFac
         service.lost_answer_pause = 0.01
         stack.append(context)
         app = build_app(settings, service, tuning=tuning)
+        stack.append(app)
         runner, port = await start_http(app, "127.0.0.1", 0)
         stack.append(runner)
         http = aiohttp.ClientSession()
@@ -65,6 +67,8 @@ async def make_bot(database_url, slack, salla, enerpize) -> AsyncIterator[BotFac
             await item.close()
         elif isinstance(item, web.AppRunner):
             await item.cleanup()
+        elif isinstance(item, AsyncApp):
+            await close_app(item)
         else:
             await item.__aexit__(None, None, None)
 
