@@ -8,14 +8,19 @@ ledger has it; else read it, map it, check its total, take the ledger claim, loo
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import socket
+import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
+
+from sqlmodel import SQLModel
 
 from sync_core.enerpize.client import EnerpizeClient, EnerpizeRejected
 from sync_core.enerpize.models import CreatedDocument, DocumentDraft
@@ -91,13 +96,21 @@ class SyncService:
         self._runs: dict[int, _RunControl] = {}
         self._slots: asyncio.Semaphore | None = None
         self._slots_size = 0
+        self._starting = ThreadPoolExecutor(max_workers=2, thread_name_prefix="salla-sync-start")
 
     # --- runs -----------------------------------------------------------------------------
 
     async def start_run(self, numbers: Sequence[str], *, requested_by: str, source: str,
-                        retry_of: int | None = None) -> SyncRun:
-        """Store the run and its numbers (so nothing is lost if the process dies), not yet run."""
-        return await asyncio.to_thread(self.store.create_run, list(numbers), requested_by, source, retry_of)
+                        retry_of: int | None = None,
+                        along: Callable[[int], Iterable[SQLModel]] | None = None) -> SyncRun:
+        """Store the run and its numbers (so nothing is lost if the process dies), not yet run;
+        ``along(run_id)``: rows stored in the same transaction.
+
+        A chat front end does this before acknowledging a request (Slack waits 3 s), so it goes
+        through threads of its own, never queued behind the database work of the runs in flight.
+        """
+        create = functools.partial(self.store.create_run, list(numbers), requested_by, source, retry_of, along=along)
+        return await asyncio.get_running_loop().run_in_executor(self._starting, create)
 
     async def execute(self, run_id: int) -> AsyncIterator[OrderResult]:
         """Run the stored run's numbers that have no result yet; yield each result as it is stored.
@@ -129,11 +142,10 @@ class SyncService:
                 else:
                     result = await self.sync_number(number, run_id)
                 if result is not None:
-                    # Only the run's owner writes a result: renewed just before, the lease cannot
-                    # have passed to another process that syncs this number again.
-                    if await asyncio.to_thread(self.store.acquire_run, run_id, self.owner, self.run_lease):
-                        await asyncio.to_thread(self.store.add_result, run_id, result)
-                    else:
+                    # Only the run's owner writes a result, renewing its lease in the same
+                    # transaction: the run cannot have passed to a process that syncs it again.
+                    if not await asyncio.to_thread(self.store.add_result, run_id, result, owner=self.owner,
+                                                   lease=self.run_lease):
                         control.lost.set()
                         result = None
             await queue.put(result)
@@ -376,8 +388,12 @@ class SyncService:
         original = None
         if draft.kind is DocumentKind.RETURN:
             original = await asyncio.to_thread(self.store.synced_invoice_of_order, order.id)
+        fresh = self.store.claim_lease.total_seconds() / 4
         for attempt in range(1, CREATE_ATTEMPTS + 1):
-            if not await asyncio.to_thread(self.store.extend_claim, claim):
+            # A claim taken moments ago cannot have run out (another attempt may take it over only
+            # after its whole lease); an older one is renewed, and nothing is sent once it is lost.
+            if (attempt > 1 or time.monotonic() - claim.taken_at > fresh) and \
+                    not await asyncio.to_thread(self.store.extend_claim, claim):
                 raise OutcomeUnknown("another attempt took this invoice over")
             try:
                 enerpize_id = await self.enerpize.create_document(draft, client_id=client_id, product_ids=product_ids,

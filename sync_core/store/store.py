@@ -7,16 +7,17 @@ Methods are synchronous and short; the async sync service calls them through
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import event, func, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
-from sqlmodel import Session, col, create_engine, delete, select
+from sqlmodel import Session, SQLModel, col, create_engine, delete, select
 
 from sync_core.money import fmt
 from sync_core.results import DocumentResult, OrderResult, SyncStatus
@@ -36,6 +37,7 @@ class Claim:
     salla_invoice_id: int
     token: str
     taken_over: bool  # an earlier attempt left it: its outcome is unknown
+    taken_at: float = field(default_factory=time.monotonic, compare=False)  # this process's clock
 
 
 @dataclass(frozen=True)
@@ -105,11 +107,18 @@ class Store:
     # --- runs -----------------------------------------------------------------------------
 
     def create_run(self, numbers: Sequence[str], requested_by: str, source: str,
-                   retry_of: int | None = None) -> SyncRun:
+                   retry_of: int | None = None, *,
+                   along: Callable[[int], Iterable[SQLModel]] | None = None) -> SyncRun:
+        """Store a run; ``along(run_id)`` gives rows stored in the same transaction (the bot's
+        thread row: a run is never stored without where it answers)."""
         with Session(self.engine, expire_on_commit=False) as session:
             run = SyncRun(requested_by=requested_by, source=source, numbers="\n".join(numbers),
                           total=len(numbers), retry_of=retry_of)
             session.add(run)
+            if along is not None:
+                session.flush()
+                assert run.id is not None
+                session.add_all(list(along(run.id)))
             session.commit()
             return run
 
@@ -142,17 +151,20 @@ class Store:
 
     def acquire_run(self, run_id: int, owner: str, lease: timedelta) -> bool:
         """Take (or renew) the right to execute an unfinished run; False if a live owner has it."""
-        now = utcnow()
         with Session(self.engine) as session:
-            taken = session.exec(
-                update(SyncRun)
-                .where(col(SyncRun.id) == run_id, col(SyncRun.state).in_(("pending", "running")),
-                       or_(col(SyncRun.owner).is_(None), col(SyncRun.owner) == owner,
-                           col(SyncRun.lease_until) < now))
-                .values(owner=owner, lease_until=now + lease, state="running")
-            )
+            taken = self._renew_run(session, run_id, owner, lease)
             session.commit()
-            return taken.rowcount == 1
+            return taken == 1
+
+    @staticmethod
+    def _renew_run(session: Session, run_id: int, owner: str, lease: timedelta) -> int:
+        now = utcnow()
+        return session.exec(
+            update(SyncRun)
+            .where(col(SyncRun.id) == run_id, col(SyncRun.state).in_(("pending", "running")),
+                   or_(col(SyncRun.owner).is_(None), col(SyncRun.owner) == owner, col(SyncRun.lease_until) < now))
+            .values(owner=owner, lease_until=now + lease, state="running")
+        ).rowcount
 
     def release_run(self, run_id: int, owner: str) -> None:
         with Session(self.engine) as session:
@@ -184,8 +196,13 @@ class Store:
 
     # --- records (the Invoice Sync Log) ---------------------------------------------------
 
-    def add_result(self, run_id: int, result: OrderResult) -> None:
-        """Write one input number's outcome: a record per document, or one for the order."""
+    def add_result(self, run_id: int, result: OrderResult, *, owner: str | None = None,
+                   lease: timedelta | None = None) -> bool:
+        """Write one input number's outcome: a record per document, or one for the order.
+
+        With ``owner``: only while that process holds the run, renewing its lease for ``lease`` in
+        the same transaction; False (nothing written) when another process has taken the run over.
+        """
         rows = []
         base = dict(run_id=run_id, number=result.number, salla_order_id=result.salla_order_id,
                     salla_reference=result.salla_reference)
@@ -199,8 +216,13 @@ class Store:
                 amount=fmt(doc.total) if doc.total is not None else None, currency=doc.currency,
             ))
         with Session(self.engine) as session:
+            if owner is not None:
+                if self._renew_run(session, run_id, owner, lease or timedelta(seconds=30)) != 1:
+                    session.rollback()
+                    return False
             session.add_all(rows)
             session.commit()
+            return True
 
     def run_records(self, run_id: int) -> list[SyncRecord]:
         with Session(self.engine, expire_on_commit=False) as session:
