@@ -1,4 +1,5 @@
-"""Builds the sync service from settings: one HTTP client per API, the store, the token manager."""
+"""Builds the sync service from settings: one HTTP client per API (httpx over aiohttp, see
+sync_core/transport.py), the store, the token manager."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from sync_core.salla.tokens import TokenManager
 from sync_core.service import SyncService
 from sync_core.settings import ConfigError, Settings
 from sync_core.store import Store
+from sync_core.transport import AiohttpTransport
 
 
 def _secret(value) -> str | None:
@@ -37,9 +39,9 @@ async def open_service(settings: Settings, *, store: Store | None = None) -> Asy
     if tokens is None:
         raise ConfigError("SALLA_ACCESS_TOKEN is not set (and no Salla token is stored yet)")
     timeout = httpx.Timeout(settings.salla_sync_http_timeout, connect=min(10.0, settings.salla_sync_http_timeout))
-    limits = httpx.Limits(max_connections=settings.salla_sync_concurrency * 2 + 4)
-    async with httpx.AsyncClient(timeout=timeout, limits=limits) as salla_http, \
-            httpx.AsyncClient(timeout=timeout, limits=limits) as enerpize_http:
+    limit = settings.salla_sync_concurrency * 2 + 4  # connections per API
+    async with httpx.AsyncClient(timeout=timeout, transport=AiohttpTransport(limit=limit)) as salla_http, \
+            httpx.AsyncClient(timeout=timeout, transport=AiohttpTransport(limit=limit)) as enerpize_http:
         manager = TokenManager(access_token=tokens.access_token, refresh_token=tokens.refresh_token,
                                token_url=settings.salla_token_url, client_id=settings.salla_client_id,
                                client_secret=_secret(settings.salla_client_secret), store=store, http=salla_http)
