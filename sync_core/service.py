@@ -8,14 +8,12 @@ ledger has it; else read it, map it, check its total, take the ledger claim, loo
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import os
 import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -25,6 +23,7 @@ from sqlmodel import SQLModel
 from sync_core.enerpize.client import EnerpizeClient, EnerpizeRejected
 from sync_core.enerpize.models import CreatedDocument, DocumentDraft
 from sync_core.http import OutcomeUnknown, Unreachable
+from sync_core.intake import RunIntake
 from sync_core.mapping import MappingError, idempotency_key, map_invoice, totals_mismatch
 from sync_core.money import fmt, parse_amount
 from sync_core.results import DocumentResult, OrderResult, SyncStatus
@@ -32,6 +31,7 @@ from sync_core.salla.client import SallaClient, SallaError
 from sync_core.salla.models import DocumentKind, SallaInvoice, SallaOrder, SallaOrderItem
 from sync_core.salla.tokens import SallaAuthError
 from sync_core.store import AlreadySynced, Claim, ClaimBusy, Store
+from sync_core.store.store import NewRun
 from sync_core.store.tables import SyncRun
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ class SyncService:
         self._runs: dict[int, _RunControl] = {}
         self._slots: asyncio.Semaphore | None = None
         self._slots_size = 0
-        self._starting = ThreadPoolExecutor(max_workers=2, thread_name_prefix="salla-sync-start")
+        self._intake = RunIntake(store)
 
     # --- runs -----------------------------------------------------------------------------
 
@@ -104,13 +104,9 @@ class SyncService:
                         retry_of: int | None = None,
                         along: Callable[[int], Iterable[SQLModel]] | None = None) -> SyncRun:
         """Store the run and its numbers (so nothing is lost if the process dies), not yet run;
-        ``along(run_id)``: rows stored in the same transaction.
-
-        A chat front end does this before acknowledging a request (Slack waits 3 s), so it goes
-        through threads of its own, never queued behind the database work of the runs in flight.
-        """
-        create = functools.partial(self.store.create_run, list(numbers), requested_by, source, retry_of, along=along)
-        return await asyncio.get_running_loop().run_in_executor(self._starting, create)
+        ``along(run_id)``: rows stored in the same transaction. Fast under a burst of submissions
+        (``sync_core.intake``)."""
+        return await self._intake.add(NewRun(list(numbers), requested_by, source, retry_of, along))
 
     async def execute(self, run_id: int) -> AsyncIterator[OrderResult]:
         """Run the stored run's numbers that have no result yet; yield each result as it is stored.
