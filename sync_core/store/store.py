@@ -96,6 +96,12 @@ def _table(model: type[SQLModel]) -> Table:
     return model.__table__  # type: ignore[attr-defined]
 
 
+def _values(row: SQLModel) -> dict:
+    """The row's columns for an insert; an unset generated key is left to the database."""
+    table = _table(type(row))
+    return {k: v for k, v in row.model_dump().items() if v is not None or not table.c[k].primary_key}
+
+
 def _one_connection(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite" and isinstance(engine.pool, QueuePool) and engine.pool.size() == 1
 
@@ -151,10 +157,9 @@ class Store:
             for new in new_runs:
                 run = SyncRun(requested_by=new.requested_by, source=new.source, numbers="\n".join(new.numbers),
                               total=len(new.numbers), retry_of=new.retry_of)
-                inserted = connection.execute(_table(SyncRun).insert(), run.model_dump(exclude={"id"}))
-                run.id = inserted.inserted_primary_key[0]
+                run.id = connection.execute(_table(SyncRun).insert(), _values(run)).inserted_primary_key[0]
                 for row in new.along(run.id) if new.along is not None else ():
-                    connection.execute(_table(type(row)).insert(), row.model_dump())
+                    connection.execute(_table(type(row)).insert(), _values(row))
                 runs.append(run)
             session.commit()
         return runs
