@@ -21,6 +21,7 @@ from sqlmodel import Session, SQLModel, col, create_engine, delete, select
 
 from sync_core.money import fmt
 from sync_core.results import DocumentResult, OrderResult, SyncStatus
+from sync_core.store.gate import TransactionGate
 from sync_core.store.locks import DatabaseLock
 from sync_core.store.schema import ensure_schema
 from sync_core.store.tables import LedgerEntry, SallaToken, SyncRecord, SyncRun, utcnow
@@ -116,10 +117,14 @@ class Store:
         self.database_url = database_url
         self.claim_lease = claim_lease
         self.engine = engine or make_engine(database_url)
-        # SQLite: one connection per engine (see make_engine); new runs get one of their own, so
-        # storing one never queues behind the runs' work in this process.
-        self.intake_engine = make_engine(database_url) if engine is None and _one_connection(self.engine) \
-            else self.engine
+        # SQLite: one connection per engine (see make_engine); new runs get one of their own and go
+        # first through the gate, so storing one never queues behind the runs' work in this process.
+        self.intake_engine = self.engine
+        if engine is None and _one_connection(self.engine):
+            self.intake_engine = make_engine(database_url)
+            gate = TransactionGate()
+            gate.guard(self.engine)
+            gate.guard(self.intake_engine, urgent=True)
         if create:
             self.create_tables()
 
