@@ -44,6 +44,7 @@ written), so a generous ``total`` backstops a peer that never reads.
 from __future__ import annotations
 
 import asyncio
+import urllib.request
 from functools import lru_cache
 
 import aiohttp
@@ -65,6 +66,11 @@ def _client_timeout(connect: float | None, read: float | None, write: float | No
         total=None if None in parts else TOTAL_FACTOR * sum(parts),
         connect=None if connect is None or pool is None else connect + pool,
         sock_connect=connect, sock_read=read)
+
+
+@lru_cache(maxsize=256)
+def _bypassed(host: str) -> bool:
+    return bool(urllib.request.proxy_bypass_environment(host))
 
 
 def _httpx_error(exc: BaseException, request: httpx.Request) -> httpx.TransportError:
@@ -97,11 +103,14 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         # The CA bundle httpx would use. Made here, at start: loading it takes ~70 ms of CPU, which
         # must not land on the event loop while it is answering Slack.
         self._ssl = httpx.create_ssl_context()
+        # HTTP(S)_PROXY / NO_PROXY, read once as httpx does (aiohttp's trust_env would read the
+        # environment and ~/.netrc again on every request: a third of the client's CPU, measured).
+        self._proxies = urllib.request.getproxies_environment()
 
     def _open(self) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(limit=self._limit, keepalive_timeout=KEEPALIVE_SECONDS, ssl=self._ssl)
         return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
-                                     auto_decompress=False, trust_env=True)  # HTTP(S)_PROXY, as httpx
+                                     auto_decompress=False, trust_env=False)  # proxies: _proxy_for
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if self._session is None:
@@ -113,6 +122,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                     request.method, URL(str(request.url), encoded=True),
                     headers=[(k.decode(), v.decode()) for k, v in request.headers.raw],
                     data=body or None, skip_auto_headers=_NO_AUTO_HEADERS, allow_redirects=False,
+                    proxy=self._proxy_for(request.url),
                     timeout=_client_timeout(timeout.get("connect"), timeout.get("read"),
                                             timeout.get("write"), timeout.get("pool"))) as response:
                 content = await response.read()
@@ -121,6 +131,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return httpx.Response(response.status, headers=response.raw_headers, stream=httpx.ByteStream(content),
                               extensions={"http_version": f"HTTP/{response.version.major}.{response.version.minor}"
                                           .encode(), "reason_phrase": (response.reason or "").encode()})
+
+    def _proxy_for(self, url: httpx.URL) -> str | None:
+        proxy = self._proxies.get(url.scheme) or self._proxies.get("all")
+        return None if proxy is None or _bypassed(url.host) else proxy
 
     async def aclose(self) -> None:
         if self._session is not None:

@@ -209,3 +209,15 @@ async def test_waiting_for_a_free_connection_times_out_before_anything_is_sent()
 async def test_the_service_clients_use_it(service):
     assert isinstance(service.salla._http._transport, AiohttpTransport)
     assert isinstance(service.enerpize._http._transport, AiohttpTransport)
+
+
+async def test_http_proxy_from_the_environment_is_used_unless_no_proxy_names_the_host(monkeypatch):
+    proxy = RawServer()
+    async with proxy as proxy_url:
+        monkeypatch.setenv("HTTP_PROXY", proxy_url)
+        monkeypatch.setenv("NO_PROXY", "localhost")
+        async with aiohttp_client() as http:
+            assert (await http.get("http://salla.test/orders?reference_id=1001")).status_code == 200
+            with pytest.raises(httpx.ConnectError):  # not through the proxy: straight to a closed port
+                await http.get("http://localhost:9/orders")
+    assert [r.split(b"\r\n", 1)[0] for r in proxy.requests] == [b"GET http://salla.test/orders?reference_id=1001 HTTP/1.1"]
