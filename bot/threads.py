@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, not_, update
+from sqlalchemy import and_, not_
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from sync_core.store.store import delete_rows, update_rows
 from sync_core.store.tables import SyncRun, utcnow
 
 
@@ -67,7 +68,7 @@ class ThreadStore:
 
     def set(self, run_id: int, **values: object) -> None:
         with Session(self.engine) as session:
-            session.exec(update(SlackThread).where(col(SlackThread.run_id) == run_id).values(**values))
+            session.exec(update_rows(SlackThread).where(col(SlackThread.run_id) == run_id).values(**values))
             session.commit()
 
     def chain(self, root_run_id: int) -> list[SlackThread]:
@@ -91,7 +92,7 @@ class ThreadStore:
     def release_rerun(self, source_run_id: int) -> None:
         """Give the claim back when the re-run could not even be stored."""
         with Session(self.engine) as session:
-            session.exec(delete(SlackRerun).where(col(SlackRerun.source_run_id) == source_run_id,
+            session.exec(delete_rows(SlackRerun).where(col(SlackRerun.source_run_id) == source_run_id,
                                                   col(SlackRerun.rerun_id).is_(None)))
             session.commit()
 
@@ -101,7 +102,7 @@ class ThreadStore:
 
     def set_rerun(self, source_run_id: int, rerun_id: int) -> None:
         with Session(self.engine) as session:
-            session.exec(update(SlackRerun).where(col(SlackRerun.source_run_id) == source_run_id)
+            session.exec(update_rows(SlackRerun).where(col(SlackRerun.source_run_id) == source_run_id)
                          .values(rerun_id=rerun_id))
             session.commit()
 
@@ -116,7 +117,7 @@ class ThreadStore:
         if held is not None:
             condition.append(col(SlackThread.lease_until) == held)
         with Session(self.engine) as session:
-            result = session.exec(update(SlackThread).where(*condition).values(lease_until=until))
+            result = session.exec(update_rows(SlackThread).where(*condition).values(lease_until=until))
             session.commit()
         return until if result.rowcount == 1 else None
 
@@ -149,7 +150,7 @@ class ThreadStore:
                     continue
                 until = utcnow() + timedelta(seconds=seconds)
                 result = session.exec(
-                    update(SlackThread)
+                    update_rows(SlackThread)
                     .where(col(SlackThread.run_id) == run_id, col(SlackThread.lease_until) == lease)
                     .values(lease_until=until))
                 session.commit()

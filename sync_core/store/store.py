@@ -13,14 +13,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table, event, func, or_, update
+from sqlalchemy import Delete, Table, Update, event, func, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import QueuePool, StaticPool
 from sqlmodel import Session, SQLModel, col, create_engine, delete, select
 
 from sync_core.money import fmt
-from sync_core.results import DocumentResult, OrderResult, SyncStatus
+from sync_core.results import OrderResult, SyncStatus
 from sync_core.store.gate import TransactionGate
 from sync_core.store.locks import DatabaseLock
 from sync_core.store.schema import ensure_schema
@@ -91,6 +91,16 @@ def make_engine(database_url: str) -> Engine:
 
         return engine
     return create_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def update_rows(model: type[SQLModel]) -> Update:
+    """``UPDATE`` without the ORM's session synchronisation (our sessions hold no objects to sync)."""
+    return update(model).execution_options(synchronize_session=False)
+
+
+def delete_rows(model: type[SQLModel]) -> Delete:
+    """``DELETE`` without the ORM's session synchronisation."""
+    return delete(model).execution_options(synchronize_session=False)
 
 
 def _table(model: type[SQLModel]) -> Table:
@@ -175,7 +185,7 @@ class Store:
 
     def set_run_state(self, run_id: int, state: str) -> None:
         with Session(self.engine) as session:
-            session.exec(update(SyncRun).where(col(SyncRun.id) == run_id).values(state=state))
+            session.exec(update_rows(SyncRun).where(col(SyncRun.id) == run_id).values(state=state))
             session.commit()
 
     def finish_run(self, run_id: int, results: Iterable[OrderResult], *, cancelled: bool = False) -> SyncRun:
@@ -207,7 +217,7 @@ class Store:
     def _renew_run(session: Session, run_id: int, owner: str, lease: timedelta) -> int:
         now = utcnow()
         return session.exec(
-            update(SyncRun)
+            update_rows(SyncRun)
             .where(col(SyncRun.id) == run_id, col(SyncRun.state).in_(("pending", "running")),
                    or_(col(SyncRun.owner).is_(None), col(SyncRun.owner) == owner, col(SyncRun.lease_until) < now))
             .values(owner=owner, lease_until=now + lease, state="running")
@@ -215,7 +225,7 @@ class Store:
 
     def release_run(self, run_id: int, owner: str) -> None:
         with Session(self.engine) as session:
-            session.exec(update(SyncRun).where(col(SyncRun.id) == run_id, col(SyncRun.owner) == owner)
+            session.exec(update_rows(SyncRun).where(col(SyncRun.id) == run_id, col(SyncRun.owner) == owner)
                          .values(owner=None, lease_until=None))
             session.commit()
 
@@ -231,7 +241,7 @@ class Store:
     def request_cancel(self, run_id: int) -> bool:
         """Ask whichever process runs it to stop the run's numbers not yet started."""
         with Session(self.engine) as session:
-            res = session.exec(update(SyncRun)
+            res = session.exec(update_rows(SyncRun)
                                .where(col(SyncRun.id) == run_id, col(SyncRun.state).in_(("pending", "running")))
                                .values(cancel_requested=True))
             session.commit()
@@ -267,7 +277,7 @@ class Store:
                 if self._renew_run(session, run_id, owner, lease or timedelta(seconds=30)) != 1:
                     session.rollback()
                     return False
-            session.add_all(rows)
+            session.connection().execute(_table(SyncRecord).insert(), [_values(row) for row in rows])
             session.commit()
             return True
 
@@ -304,11 +314,12 @@ class Store:
         token = uuid.uuid4().hex
         now = utcnow()
         lease = lease or self.claim_lease
+        entry = LedgerEntry(salla_invoice_id=salla_invoice_id, salla_order_id=salla_order_id, kind=kind,
+                            po_number=po_number, state="claimed", claim_token=token, claimed_by_run=run_id,
+                            lease_until=now + lease)
         with Session(self.engine) as session:
-            session.add(LedgerEntry(salla_invoice_id=salla_invoice_id, salla_order_id=salla_order_id, kind=kind,
-                                    po_number=po_number, state="claimed", claim_token=token,
-                                    claimed_by_run=run_id, lease_until=now + lease))
             try:
+                session.connection().execute(_table(LedgerEntry).insert(), _values(entry))
                 session.commit()
                 return Claim(salla_invoice_id, token, taken_over=False)
             except IntegrityError:
@@ -324,7 +335,7 @@ class Store:
             if entry.lease_until is not None and entry.lease_until > now:
                 return ClaimBusy(salla_invoice_id, entry.lease_until)
             taken = session.exec(
-                update(LedgerEntry)
+                update_rows(LedgerEntry)
                 .where(col(LedgerEntry.salla_invoice_id) == salla_invoice_id,
                        col(LedgerEntry.claim_token) == entry.claim_token, col(LedgerEntry.state) == "claimed")
                 .values(claim_token=token, claimed_by_run=run_id, lease_until=now + lease)
@@ -337,7 +348,7 @@ class Store:
     def extend_claim(self, claim: Claim, lease: timedelta | None = None) -> bool:
         lease = lease or self.claim_lease
         with Session(self.engine) as session:
-            res = session.exec(update(LedgerEntry)
+            res = session.exec(update_rows(LedgerEntry)
                                .where(col(LedgerEntry.salla_invoice_id) == claim.salla_invoice_id,
                                       col(LedgerEntry.claim_token) == claim.token)
                                .values(lease_until=utcnow() + lease))
@@ -348,7 +359,7 @@ class Store:
                        amount: str | None, currency: str | None) -> None:
         """Record the document; the row stays forever so the invoice is never created again."""
         with Session(self.engine) as session:
-            session.exec(update(LedgerEntry)
+            session.exec(update_rows(LedgerEntry)
                          .where(col(LedgerEntry.salla_invoice_id) == claim.salla_invoice_id)
                          .values(state="synced", claim_token=None, lease_until=None, enerpize_id=enerpize_id,
                                  enerpize_number=enerpize_number, amount=amount, currency=currency,
@@ -358,7 +369,7 @@ class Store:
     def release_claim(self, claim: Claim) -> None:
         """Give the claim back after a failure that certainly created nothing."""
         with Session(self.engine) as session:
-            session.exec(delete(LedgerEntry).where(col(LedgerEntry.salla_invoice_id) == claim.salla_invoice_id,
+            session.exec(delete_rows(LedgerEntry).where(col(LedgerEntry.salla_invoice_id) == claim.salla_invoice_id,
                                                    col(LedgerEntry.claim_token) == claim.token,
                                                    col(LedgerEntry.state) == "claimed"))
             session.commit()
@@ -366,7 +377,7 @@ class Store:
     def abandon_claim(self, claim: Claim) -> None:
         """The outcome is unknown: keep the row but end its lease, so the next attempt looks first."""
         with Session(self.engine) as session:
-            session.exec(update(LedgerEntry)
+            session.exec(update_rows(LedgerEntry)
                          .where(col(LedgerEntry.salla_invoice_id) == claim.salla_invoice_id,
                                 col(LedgerEntry.claim_token) == claim.token)
                          .values(lease_until=utcnow()))
