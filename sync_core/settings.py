@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     # Tuning (not in the contract's table; safe defaults).
     # Orders in flight per process. Each waits on the network almost all the time (Salla's rate limit
     # is paced separately), so the run is near its rate-limit bound only with many in flight.
-    salla_sync_concurrency: int = Field(default=32, ge=1, le=100)
+    salla_sync_concurrency: int = Field(default=64, ge=1, le=100)
     salla_sync_http_timeout: float = Field(default=20.0, gt=0, le=300)
     # Durable runs. A process holds each run it executes (and its Slack thread) for this long,
     # renewing the hold every third of it; once a process dies, another takes its runs over after
