@@ -1,6 +1,6 @@
 """``python -m bench``: the figures of README "Performance", against the simulators, in one command.
 
-    python -m bench                  # the full benchmark (about 7 minutes on 2 cores)
+    python -m bench                  # the full benchmark (about 6 minutes on 2 cores)
     python -m bench --quick          # a smoke run: 10 orders, 10 ms, one plan, 4 users (about 25 s)
 
 Prints the table, writes ``bench.json`` and ``orders_over_time.png`` under ``--out``.
@@ -43,11 +43,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="rounds of --users commands and submissions (default 10; --quick: 2)")
     parser.add_argument("--concurrency", type=int, default=None,
                         help=f"SALLA_SYNC_CONCURRENCY of the bot (default: the product's, {default_concurrency()})")
-    parser.add_argument("--out", type=Path, default=Path("bench/results"), help="where bench.json and the PNG go")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="where bench.json and the PNG go (default bench/results; --quick: bench/results/quick)")
     parser.add_argument("--quick", action="store_true", help="a fast smoke run (for the test suite)")
     parser.add_argument("--skip-serial", action="store_true", help="leave out the concurrency-1 run")
     args = parser.parse_args(argv)
     quick = args.quick
+    args.out = args.out or Path("bench/results/quick" if quick else "bench/results")  # a smoke run keeps the full one
     args.latency = args.latency if args.latency is not None else (0.01 if quick else 0.12)
     args.plans = [int(p) for p in (args.plans or ("720" if quick else "120,360,720")).split(",") if p.strip()]
     args.orders = args.orders or (10 if quick else 100)
