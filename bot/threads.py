@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, not_
+from sqlalchemy import Index, and_, not_, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
@@ -22,6 +22,11 @@ class SlackThread(SQLModel, table=True):
     """One run's place in Slack: the parent message, its progress/summary reply, who asked."""
 
     __tablename__ = "slack_thread"
+    # Every replica looks for threads whose driver is gone every few seconds (take_over_stale):
+    # only the few not yet reported have a lease, so the index holds just those.
+    __table_args__ = (Index("ix_slack_thread_open_lease", "lease_until",
+                            sqlite_where=text("lease_until IS NOT NULL"),
+                            postgresql_where=text("lease_until IS NOT NULL")),)
 
     run_id: int = Field(primary_key=True, foreign_key="sync_run.id", sa_column_kwargs={"autoincrement": False})
     root_run_id: int = Field(index=True)  # the run whose parent message heads the thread
