@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import text
 
 from sandbox import INVOICES, REFUND_RECEIPTS, EnerpizeSimulator, SallaSimulator, sample_store
 from sandbox.sample_store import COFFEE, DATES
@@ -127,6 +128,32 @@ async def test_crash_after_enerpize_stored_the_invoice_is_linked_on_the_next_run
     assert second.status is SyncStatus.SUCCESS
     assert "linked, not created again" in second.documents[0].reason
     assert len(enerpize.documents[INVOICES]) == 1
+
+
+async def test_an_attempt_whose_claim_was_taken_over_before_it_sends_sends_nothing(salla, settings, store):
+    """The attempt stalls past a quarter of its claim's lease (slow Enerpize look-ups) and another
+    process takes the claim over meanwhile: the claim is checked before the create, which is never sent."""
+    store.claim_lease = timedelta(seconds=0.4)
+    with EnerpizeSimulator(latency=0.25) as slow:
+        async with open_service(simulator_settings(salla, slow, settings.database_url), store=store) as service:
+            syncing = asyncio.create_task(service.sync(["1001"], requested_by="U1", source="test"))
+            while not await asyncio.to_thread(_claimed, store):
+                await asyncio.sleep(0.01)
+            await asyncio.to_thread(_take_over, store)  # what another process does once the lease ran out
+            _, [result] = await syncing
+        assert slow.call_count("POST", "/invoices") == 0
+    assert result.status is SyncStatus.FAILED
+    assert "another attempt took this invoice over" in result.documents[0].reason
+
+
+def _claimed(store: Store) -> bool:
+    with store.engine.connect() as conn:
+        return conn.execute(text("SELECT COUNT(*) FROM ledger WHERE state = 'claimed'")).scalar() == 1
+
+
+def _take_over(store: Store) -> None:
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE ledger SET claim_token = 'another-process' WHERE state = 'claimed'"))
 
 
 async def test_two_concurrent_runs_on_the_same_20_orders(salla, enerpize, settings, database_url):
