@@ -326,24 +326,32 @@ class Store:
                 session.rollback()
         with Session(self.engine) as session:
             entry = session.get(LedgerEntry, salla_invoice_id)
-            if entry is None:  # released between our insert and this read: try once more
-                return self.claim(salla_invoice_id, salla_order_id=salla_order_id, kind=kind,
-                                  po_number=po_number, run_id=run_id, lease=lease)
-            if entry.state == "synced" and entry.enerpize_id is not None:
-                return AlreadySynced(entry.salla_invoice_id, entry.enerpize_id, entry.enerpize_number,
-                                     entry.amount, entry.currency)
-            if entry.lease_until is not None and entry.lease_until > now:
-                return ClaimBusy(salla_invoice_id, entry.lease_until)
-            taken = session.exec(
-                update_rows(LedgerEntry)
-                .where(col(LedgerEntry.salla_invoice_id) == salla_invoice_id,
-                       col(LedgerEntry.claim_token) == entry.claim_token, col(LedgerEntry.state) == "claimed")
-                .values(claim_token=token, claimed_by_run=run_id, lease_until=now + lease)
-            )
-            session.commit()
-            if taken.rowcount == 1:
-                return Claim(salla_invoice_id, token, taken_over=True)
-            return ClaimBusy(salla_invoice_id, None)
+            if entry is not None:
+                return self._claim_existing(session, entry, token, now, lease, run_id)
+        # Released between our insert and that read: try once more (outside that session: a SQLite
+        # store has one connection, which a nested session would wait for in vain).
+        return self.claim(salla_invoice_id, salla_order_id=salla_order_id, kind=kind, po_number=po_number,
+                          run_id=run_id, lease=lease)
+
+    @staticmethod
+    def _claim_existing(session: Session, entry: LedgerEntry, token: str, now: datetime, lease: timedelta,
+                        run_id: int | None) -> Claim | AlreadySynced | ClaimBusy:
+        salla_invoice_id = entry.salla_invoice_id
+        if entry.state == "synced" and entry.enerpize_id is not None:
+            return AlreadySynced(entry.salla_invoice_id, entry.enerpize_id, entry.enerpize_number,
+                                 entry.amount, entry.currency)
+        if entry.lease_until is not None and entry.lease_until > now:
+            return ClaimBusy(salla_invoice_id, entry.lease_until)
+        taken = session.exec(
+            update_rows(LedgerEntry)
+            .where(col(LedgerEntry.salla_invoice_id) == salla_invoice_id,
+                   col(LedgerEntry.claim_token) == entry.claim_token, col(LedgerEntry.state) == "claimed")
+            .values(claim_token=token, claimed_by_run=run_id, lease_until=now + lease)
+        )
+        session.commit()
+        if taken.rowcount == 1:
+            return Claim(salla_invoice_id, token, taken_over=True)
+        return ClaimBusy(salla_invoice_id, None)
 
     def extend_claim(self, claim: Claim, lease: timedelta | None = None) -> bool:
         lease = lease or self.claim_lease

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.pool import NullPool
 
 from sync_core.results import DocumentResult, OrderResult, SyncStatus
 from sync_core.salla.models import DocumentKind
@@ -162,3 +165,36 @@ def test_tokens_round_trip_with_their_zone(store):
     assert (row.access_token, row.refresh_token) == ("new-access", "new-refresh")
     assert row.expires_at == expires and row.expires_at.utcoffset() == timedelta(0)
     assert store.load_tokens("other-access", "other-refresh").access_token == "other-access"  # new env tokens win
+
+
+def test_a_claim_released_between_the_failed_insert_and_the_read_is_taken_afresh(store, database_url):
+    """The row was there (insert refused), then gone when read: the claim is tried again, without
+    waiting for a second connection (a SQLite store has one: a nested session would wait in vain)."""
+    held = claim(store)
+    assert isinstance(held, Claim)
+    other = create_engine(database_url, poolclass=NullPool)  # "another process", outside the store's pool
+
+    refused = []
+
+    def note_refusal(context) -> None:
+        if context.statement.lstrip().upper().startswith("INSERT INTO LEDGER"):
+            refused.append(True)
+
+    def release_it(*_) -> None:  # once the refused insert's connection is back in the pool
+        if refused and len(refused) == 1:
+            refused.append(True)
+            with other.begin() as conn:
+                conn.execute(text("DELETE FROM ledger WHERE salla_invoice_id = 560001"))
+
+    event.listen(store.engine, "handle_error", note_refusal)
+    event.listen(store.engine.pool, "checkin", release_it)
+    try:
+        started = time.monotonic()
+        again = claim(store)
+        assert time.monotonic() - started < 10  # not the pool's 30 s timeout
+    finally:
+        event.remove(store.engine, "handle_error", note_refusal)
+        event.remove(store.engine.pool, "checkin", release_it)
+        other.dispose()
+    assert len(refused) == 2  # the race happened
+    assert isinstance(again, Claim) and not again.taken_over and again.token != held.token
