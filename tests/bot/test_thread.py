@@ -4,6 +4,7 @@ of Slack calls for 100 orders; 429s delay messages but lose none."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 from e2e_slack import CHANNEL, TEST_TUNING, lines_for, result_lines, result_messages, status_words
@@ -147,3 +148,20 @@ async def test_progress_updates_are_capped_however_long_the_run(make_bot):
     updates = [c for c in bot.slack.calls("chat.update") if c.args["ts"] == thread.progress_ts]
     assert 2 <= len(updates) <= 3 + 1  # progress updates, then the summary
     assert "Sync finished" in bot.slack.message(CHANNEL, thread.progress_ts).as_text()
+
+
+async def test_syncing_does_not_wait_for_the_thread_to_open(bot):
+    """Slack slow to answer (a far or rate-limited channel): the order is synced while the parent
+    message is on its way, not after it."""
+    view = await bot.open_modal()
+    bot.slack.latency = 3.0
+    reply = await bot.submit(view, "1001")
+    assert reply.status == 200
+    run_id = bot.store.recent_runs(1)[0].id
+    while not bot.store.run_records(run_id):
+        await asyncio.sleep(0.02)
+    assert bot.threads.get(run_id).parent_ts is None  # the result is in before Slack answered the parent
+    await bot.idle()
+    thread = bot.last_thread()
+    assert len(bot.slack.top_level(CHANNEL)) == 1  # still one parent, with the result in its thread
+    assert status_words(result_lines(bot.slack, thread)[0]) == ["Success"]
