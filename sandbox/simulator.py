@@ -82,6 +82,7 @@ class Simulator:
             self.bucket = None
         self.faults = FaultPlan()
         self.calls: list[Call] = []
+        self.failed: list[Call] = []  # the calls an armed "fail" fault answered
         self.throttled_count = 0
         self.base_url: str | None = None
         self._lock = threading.RLock()  # guards simulator state shared with the test thread
@@ -142,6 +143,7 @@ class Simulator:
     def reset_counters(self) -> None:
         with self._lock:
             self.calls.clear()
+            self.failed.clear()
             self.throttled_count = 0
 
     # -- the application ---------------------------------------------------------------------
@@ -176,6 +178,8 @@ class Simulator:
                       admission: Admission | None) -> web.StreamResponse:
         fault = self.faults.take(FAIL, request.method, request.path)
         if fault is not None:
+            with self._lock:
+                self.failed.append(Call(request.method, request.path, dict(request.query)))
             headers = {"Retry-After": str(fault.retry_after)} if fault.status in (429, 503) else None
             return self._error(fault.status, status_phrase(fault.status), headers=headers)
         if admission is not None and not admission.allowed:
