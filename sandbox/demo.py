@@ -25,9 +25,10 @@ from bot.threads import ThreadStore
 from bot.tuning import FAST
 from sandbox.enerpize_sim import EnerpizeSimulator
 from sandbox.salla_sim import SallaSimulator
-from sandbox.settings import simulator_settings
 from sandbox.sample_store import sample_store
+from sandbox.settings import simulator_settings
 from sandbox.slack_sim import SlackRequest, SlackSimulator
+from sync_core.http import ATTEMPTS
 from sync_core.input_rules import parse_order_numbers
 from sync_core.settings import Settings
 from sync_core.wiring import open_service
@@ -78,7 +79,7 @@ async def _demo(numbers: list[str], settings: Settings, slack: SlackSimulator, s
             click.echo(f"    {body}\n")
 
             # Salla fails every retry of one invoice read, so the re-run has something to fix.
-            salla.fail_next(status=503, count=5, path_contains="/orders/invoices/560009")
+            salla.fail_next(status=503, count=ATTEMPTS, path_contains="/orders/invoices/560009")
             _say("The modal is submitted with:")
             click.echo("    " + " ".join(numbers) + "\n")
             await send(slack.submission(view, "\n".join(numbers), user_id=USER))

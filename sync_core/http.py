@@ -156,6 +156,11 @@ def _wait(state: RetryCallState) -> float:
 
 
 RATE_LIMITED_ATTEMPTS = 12  # a 429 says "later", not "broken": it gets more patience than a 5xx
+# Tries of a call that fails transiently (5xx, timeout, dropped connection): with the backoff above,
+# about 6 s of waiting on average and 12 s at most, so a short outage of Salla or Enerpize (a
+# deploy, a blip) delays the orders in flight instead of failing them all (up to
+# SALLA_SYNC_CONCURRENCY of them at once).
+ATTEMPTS = 7
 
 
 def _stop(attempts: int) -> Callable[[RetryCallState], bool]:

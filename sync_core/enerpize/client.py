@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 
 from sync_core.enerpize.models import CreatedDocument, CustomerRef, DocumentDraft
-from sync_core.http import (ApiError, OutcomeUnknown, RateLimitPacer, Unreachable, retry_after_seconds,
-                            with_retries, write_transient)
+from sync_core.http import (ATTEMPTS, ApiError, OutcomeUnknown, RateLimitPacer, Unreachable,
+                            retry_after_seconds, with_retries, write_transient)
 from sync_core.money import fmt, parse_amount
 from sync_core.salla.models import DocumentKind
 
@@ -57,7 +57,7 @@ def _status_words(status: int) -> str:
 
 class EnerpizeClient:
     def __init__(self, http: httpx.AsyncClient, *, api_url: str, api_key: str,
-                 pacer: RateLimitPacer | None = None, attempts: int = 5) -> None:
+                 pacer: RateLimitPacer | None = None, attempts: int = ATTEMPTS) -> None:
         self._http = http
         self._base = api_url.rstrip("/")
         self._headers = {"apikey": api_key, "Accept": "application/json"}

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from sync_core.http import ApiError, RateLimitPacer, Unreachable, retry_after_seconds, with_retries
+from sync_core.http import ATTEMPTS, ApiError, RateLimitPacer, Unreachable, retry_after_seconds, with_retries
 from sync_core.salla.models import SallaInvoice, SallaOrder, SallaOrderItem
 from sync_core.salla.tokens import TokenManager
 
@@ -43,7 +43,7 @@ def _error_message(response: httpx.Response) -> str:
 
 class SallaClient:
     def __init__(self, http: httpx.AsyncClient, *, api_url: str, tokens: TokenManager,
-                 pacer: RateLimitPacer | None = None, attempts: int = 5) -> None:
+                 pacer: RateLimitPacer | None = None, attempts: int = ATTEMPTS) -> None:
         self._http = http
         self._base = api_url.rstrip("/")
         self._tokens = tokens

@@ -10,7 +10,7 @@ from faults_harness import add_orders, wait_for
 
 from sandbox import SallaStore
 
-BURST = 4  # the Salla client tries a read 5 times: a burst this long delays an order, never fails it
+BURST = 4  # fewer than the tries a read gets (sync_core.http.ATTEMPTS): a burst delays an order, never fails it
 
 
 def _key(call) -> tuple:
