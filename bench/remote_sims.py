@@ -115,10 +115,6 @@ class RemoteSims:
             raise RuntimeError("the simulators are not started")
         return self._enerpize
 
-    @property
-    def pid(self) -> int | None:
-        return None if self._process is None else self._process.pid
-
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self, timeout: float = START_TIMEOUT) -> Self:

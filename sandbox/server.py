@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 
 from aiohttp import web
 
@@ -140,3 +140,32 @@ class LoopbackServer:
             task.cancel()
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
+
+
+class LoopbackService:
+    """What every simulator shares: its app served by a ``LoopbackServer`` (set ``_server`` in
+    ``__init__``), ``start``/``stop`` or ``with``, and its ``api_url`` (``base_url`` + ``api_prefix``)."""
+
+    api_prefix = ""
+    _server: LoopbackServer
+    base_url: str | None = None
+
+    def start(self) -> str:
+        self.base_url = self._server.start()
+        return self.base_url
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def api_url(self) -> str:
+        if self.base_url is None:
+            raise RuntimeError("simulator is not started")
+        return self.base_url + self.api_prefix

@@ -15,13 +15,13 @@ import logging
 import threading
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
-from typing import Any, NamedTuple, Self
+from typing import Any, NamedTuple
 
 from aiohttp import web
 
 from sandbox.faults import DROP, FAIL, Fault, FaultPlan
 from sandbox.ratelimit import Admission, LeakyBucket
-from sandbox.server import LoopbackServer
+from sandbox.server import LoopbackServer, LoopbackService
 
 log = logging.getLogger("sandbox")
 
@@ -59,7 +59,7 @@ def status_phrase(status: int) -> str:
         return "Error"
 
 
-class Simulator:
+class Simulator(LoopbackService):
     """Base class; subclasses set ``api_prefix`` and implement the three hooks at the bottom."""
 
     api_prefix = ""
@@ -87,28 +87,6 @@ class Simulator:
         self.base_url: str | None = None
         self._lock = threading.RLock()  # guards simulator state shared with the test thread
         self._server = LoopbackServer(self._build_app, host=host, port=port)
-
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    def start(self) -> str:
-        self.base_url = self._server.start()
-        return self.base_url
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def api_url(self) -> str:
-        if self.base_url is None:
-            raise RuntimeError("simulator is not started")
-        return self.base_url + self.api_prefix
 
     @property
     def server(self) -> LoopbackServer:

@@ -41,7 +41,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from sandbox.server import LoopbackServer
+from sandbox.server import LoopbackServer, LoopbackService
 
 API_PREFIX = "/api/"
 RESPONSE_PREFIX = "/response/"
@@ -384,7 +384,9 @@ def check_blocks(blocks: Any, *, max_blocks: int) -> list[str]:
 
 # --- the simulator -----------------------------------------------------------------------------------
 
-class SlackSimulator:
+class SlackSimulator(LoopbackService):
+    api_prefix = API_PREFIX
+
     def __init__(self, *, token: str = "xoxb-sandbox-bot-token", app_token: str = "xapp-sandbox-app-token",
                  latency: float = 0.0, trigger_ttl: float = 3.0, host: str = "127.0.0.1", port: int = 0) -> None:
         self.token = token
@@ -420,28 +422,6 @@ class SlackSimulator:
             self.joined: list[str] = []
             self._sockets: list[web.WebSocketResponse] = []
             self.socket_acks: dict[str, Any] = {}  # envelope_id -> the payload the app acked with
-
-    # -- lifecycle -----------------------------------------------------------------------------------
-
-    def start(self) -> str:
-        self.base_url = self._server.start()
-        return self.base_url
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> SlackSimulator:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def api_url(self) -> str:
-        if self.base_url is None:
-            raise RuntimeError("simulator is not started")
-        return self.base_url + API_PREFIX
 
     # -- scripted faults ----------------------------------------------------------------------------
 

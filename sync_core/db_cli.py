@@ -40,6 +40,10 @@ def _where(engine) -> str:
     return engine.url.render_as_string(hide_password=True)
 
 
+def _failed(engine, exc) -> str:
+    return f"the database at {_where(engine)} failed: {type(exc.orig).__name__ if exc.orig else type(exc).__name__}"
+
+
 @click.group()
 def db() -> None:
     """The database schema: where it is, and bringing it to this version."""
@@ -59,7 +63,7 @@ def upgrade() -> None:
     except SchemaError as exc:
         _fail(str(exc))
     except DBAPIError as exc:
-        _fail(f"the database at {_where(engine)} failed: {type(exc.orig).__name__ if exc.orig else type(exc).__name__}")
+        _fail(_failed(engine, exc))
     finally:
         engine.dispose()
     if before == after:
@@ -82,7 +86,7 @@ def current() -> None:
         revision = current_revision(engine)
         tables = set(inspect(engine).get_table_names()) - {VERSION_TABLE} if revision is None else set()
     except DBAPIError as exc:
-        _fail(f"the database at {_where(engine)} failed: {type(exc.orig).__name__ if exc.orig else type(exc).__name__}")
+        _fail(_failed(engine, exc))
     finally:
         engine.dispose()
     if revision == head:

@@ -16,13 +16,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import Delete, Table, Update, event, func, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.pool import QueuePool, StaticPool
+from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, col, create_engine, delete, select
 
 from sync_core.money import fmt
 from sync_core.results import OrderResult, SyncStatus
 from sync_core.store.gate import TransactionGate
-from sync_core.store.locks import DatabaseLock
+from sync_core.store.locks import DatabaseLock, sqlite_file
 from sync_core.store.schema import ensure_schema
 from sync_core.store.tables import LedgerEntry, SallaToken, SyncRecord, SyncRun, utcnow
 
@@ -113,10 +113,6 @@ def _values(row: SQLModel) -> dict:
     return {k: v for k, v in row.model_dump().items() if v is not None or not table.c[k].primary_key}
 
 
-def _one_connection(engine: Engine) -> bool:
-    return engine.dialect.name == "sqlite" and isinstance(engine.pool, QueuePool) and engine.pool.size() == 1
-
-
 def _fingerprint(access: str, refresh: str) -> str:
     return hashlib.sha256(f"{access}\0{refresh}".encode()).hexdigest()[:16]
 
@@ -130,7 +126,7 @@ class Store:
         # SQLite: one connection per engine (see make_engine); new runs get one of their own and go
         # first through the gate, so storing one never queues behind the runs' work in this process.
         self.intake_engine = self.engine
-        if engine is None and _one_connection(self.engine):
+        if engine is None and self.engine.dialect.name == "sqlite" and sqlite_file(self.engine):
             self.intake_engine = make_engine(database_url)
             gate = TransactionGate()
             gate.guard(self.engine)
