@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from sync_core.enerpize.client import document_body
+from sync_core.enerpize.bodies import document_body
 from sync_core.mapping import GUEST_CLIENT_NUMBER, MappingError, map_invoice, totals_mismatch
 from sync_core.salla.models import DocumentKind, SallaInvoice, SallaOrder, SallaOrderItem, classify_invoice_type
 
