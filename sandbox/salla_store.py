@@ -1,20 +1,27 @@
 """The data behind the Salla simulator: customers, orders, order items, invoices.
 
 Builders compute every amount the way Salla's documented examples add up, in Decimal, rounding
-each to the cent half away from zero:
+each to the cent half away from zero. Salla's documented ``invoice.created`` example (one line of
+4 x 208.69 with a 41.74 line discount; invoice sub_total 834.76, discount 41.74, tax 118.95, total
+911.97) fixes the reading: the invoice's ``discount`` is its *whole* discount, the lines' own
+discounts included, and ``sub_total`` is before any discount.
 
-- item: net = price x quantity - line discount; tax = round(net x rate / 100); total = net + tax
-- invoice: sub_total = sum of item nets; ``discount`` is an invoice-level discount before tax;
+- item: gross = price x quantity; net = gross - line discount; tax = round(net x rate / 100);
+  total = net + tax (``discount``, ``tax.amount`` and ``total`` are the line's)
+- invoice: sub_total = sum of item grosses;
+  ``discount`` = sum of line discounts + the invoice-level extra (``extra_discount``: a coupon on
+  the cart, what the builders' ``discount=`` argument sets);
   total = sub_total - discount + shipping + cod + tax
-- invoice tax = sum over items of round((net - share of the invoice discount) x rate / 100)
+- invoice tax = sum over items of round((net - share of the extra) x rate / 100)
   + round(shipping x invoice rate / 100) when shipping is taxable
   + round(cod x invoice rate / 100)
-  The invoice discount is shared over the items in proportion to their net, each share rounded
-  to the cent, the remainder on the largest item (the first one on a tie).
+  Only the extra is shared over the items, in proportion to their net, each share rounded to the
+  cent, the remainder on the largest item (the first one on a tie).
 
-So an Enerpize document that carries the same lines, the invoice discount spread the same way
-as fixed line discounts, shipping with the VAT tax when taxable, and the COD fee as a taxed line,
-totals exactly Salla's invoice total.
+So an Enerpize document that carries the same lines with their own discounts, the extra spread
+the same way as fixed line discounts, shipping with the VAT tax when taxable, and the COD fee as a
+taxed line, totals exactly Salla's invoice total. The order's ``amounts`` are computed the same way
+(``discounts`` lists only the order's coupon, the extra).
 
 Everything here is plain Python guarded by ``SallaStore.lock``; tests may add orders from their
 own thread while the simulator serves.
@@ -189,7 +196,7 @@ class Invoice:
     shipping: Decimal = ZERO
     shipping_taxable: bool = True
     cod: Decimal = ZERO
-    discount: Decimal = ZERO
+    extra_discount: Decimal = ZERO  # invoice-level, on top of the lines' own discounts (a coupon)
     amount_style: str = "strings"
     stated_total: Decimal | None = None  # set only for a deliberately wrong invoice
 
@@ -199,12 +206,18 @@ class Invoice:
 
     @property
     def sub_total(self) -> Decimal:
-        return sum((item.net for item in self.items), ZERO)
+        """Before any discount, as in Salla's documented example."""
+        return sum((item.gross for item in self.items), ZERO)
+
+    @property
+    def discount(self) -> Decimal:
+        """The invoice's whole discount before tax, as Salla sends it: the lines' and the extra."""
+        return sum((item.discount for item in self.items), ZERO) + self.extra_discount
 
     @property
     def tax_amount(self) -> Decimal:
         nets = [item.net for item in self.items]
-        shares = spread(self.discount, nets)
+        shares = spread(self.extra_discount, nets)
         goods = sum((cents((net - share) * item.tax_percent / 100)
                      for item, net, share in zip(self.items, nets, shares, strict=True)), ZERO)
         shipping = cents(self.shipping * self.tax_percent / 100) if self.shipping_taxable else ZERO
@@ -260,7 +273,7 @@ class Order:
     shipping: Decimal = ZERO
     shipping_taxable: bool = True
     cod: Decimal = ZERO
-    discount: Decimal = ZERO
+    discount: Decimal = ZERO  # the order's coupon, on top of its items' own discounts
     coupon_code: str | None = None
     guest_style: str = "null"
     invoices: list[Invoice] = field(default_factory=list)
@@ -444,6 +457,8 @@ class SallaStore:
         ``items=None`` bills every order item, and shipping, COD and discount default to the
         order's. Explicit ``items`` default those to 0; a line without ``item_id`` is linked to
         the order item with the same name and SKU, or added to the order as a new item.
+        ``discount`` is the invoice-level extra (a coupon) on top of the lines' own discounts;
+        the invoice's ``discount`` in JSON is their sum.
         ``amount_style``: "strings" ("125.00", total numeric) or "numbers" (all numeric).
         """
         if amount_style not in AMOUNT_STYLES:
@@ -473,7 +488,7 @@ class SallaStore:
                 items=[self._invoice_item(spec) for spec in specs],
                 shipping=dec(shipping or 0),
                 shipping_taxable=True if shipping_taxable is None else shipping_taxable,
-                cod=dec(cod or 0), discount=dec(discount or 0), amount_style=amount_style,
+                cod=dec(cod or 0), extra_discount=dec(discount or 0), amount_style=amount_style,
                 stated_total=None if stated_total is None else dec(stated_total),
             )
             if invoice.discount > invoice.sub_total:

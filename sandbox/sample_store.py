@@ -2,7 +2,8 @@
 
 Everything is deterministic. Order ids are ``418149270 + (reference - 1001)``; invoice ids run
 from 560001 in the order below. Totals are Salla's invoice totals, which the Enerpize formula
-reproduces to the halala when an invoice is mapped correctly (see ``salla_store``).
+reproduces to the halala when an invoice is mapped correctly (see ``salla_store``: an invoice's
+``discount`` is its whole discount, the lines' own included, as in Salla's documented example).
 
 | ref  | order id  | customer          | status       | invoices (id: type = total)                        | demonstrates |
 |------|-----------|-------------------|--------------|----------------------------------------------------|--------------|
@@ -13,7 +14,7 @@ reproduces to the halala when an invoice is mapped correctly (see ``salla_store`
 | 1005 | 418149274 | سارة الزهراني      | completed    | 560007: Tax Invoice = 161.50                        | untaxed shipping (``shipping_cost.taxable: false``), bank |
 | 1006 | 418149275 | عبدالله الدوسري    | delivered    | 560008: Tax Invoice = 120.75                        | cash on delivery fee 10.00 (taxed), payment cod |
 | 1007 | 418149276 | ريم الحربي         | completed    | 560009: Tax Invoice = 333.50                        | invoice-level discount 30.00 (coupon) before tax |
-| 1008 | 418149277 | خالد المطيري       | completed    | 560010: Tax Invoice = 231.73                        | line discounts; a line tax of 18.225 that must round half up to 18.23 |
+| 1008 | 418149277 | خالد المطيري       | completed    | 560010: Tax Invoice = 231.73                        | line discounts (the invoice's ``discount`` is their sum, 22.50; sub_total 224.00 is before them); a line tax of 18.225 that must round half up to 18.23 |
 | 1009 | 418149278 | هند السبيعي        | completed    | 560011: Tax Invoice = 152.00                        | zero-rated item (tax percent 0) beside a 15 % item |
 | 1010 | 418149279 | أحمد الغامدي       | completed    | 560012: Tax Invoice = 125.35                        | invoice lines without SKU: one whose order item has one, one with none at all |
 | 1011 | 418149280 | لطيفة العنزي       | under_review | (none)                                             | no invoice yet -> Failed, reason names the status |

@@ -55,16 +55,35 @@ def _invoice_rate(invoice: SallaInvoice) -> Decimal | None:
 
 
 def _spread(discount: Decimal, nets: list[Decimal]) -> list[Decimal]:
-    """Share an invoice-level discount over lines in proportion to their net, to the cent."""
+    """Share a discount over lines in proportion to their net, to the cent (half away from zero).
+
+    The rounding remainder goes to the largest line (the first one on a tie), so the shares add
+    up exactly. Never more than the lines' nets: what cannot be spread is left to the caller.
+    """
     base = sum(nets, ZERO)
-    if not discount or base <= 0:
+    if discount <= 0 or base <= 0:
         return [ZERO for _ in nets]
     discount = min(discount, base)
     shares = [cents(discount * net / base) for net in nets]
-    # The rounding remainder goes to the largest line, so the shares add up exactly.
     largest = max(range(len(nets)), key=lambda i: nets[i])
     shares[largest] += discount - sum(shares, ZERO)
     return shares
+
+
+def invoice_level_discount(invoice: SallaInvoice) -> Decimal:
+    """The part of the invoice's ``discount`` that its lines do not carry themselves.
+
+    Salla's invoice ``discount`` is the invoice's whole discount before tax, the lines' own
+    discounts included (its documented ``invoice.created`` example: the invoice discount equals
+    its one line's discount, and total = sub_total - discount + shipping + tax). So only the
+    excess over the lines' discounts is an extra, invoice-level discount (a coupon on the cart).
+
+    When the lines carry more than the invoice states (Salla's own formula would then not add
+    up), nothing extra is taken: each line keeps its own discount, and the totals check, which
+    compares with the total Salla states, decides whether the document may be created.
+    """
+    lines = sum((abs(item.discount) for item in invoice.items), ZERO)
+    return max(abs(invoice.discount) - lines, ZERO)
 
 
 def _is_paid(order: SallaOrder) -> bool:
@@ -93,7 +112,10 @@ def map_invoice(
     nets: list[Decimal] = []
     for item in invoice.items:
         nets.append(cents(abs(item.price) * abs(item.quantity) - abs(item.discount)))
-    shares = _spread(abs(invoice.discount), nets)
+    # A line discount is taken once, on its line; only the invoice-level extra is spread over
+    # the lines (so VAT is computed on the discounted amounts, as Salla does).
+    extra = invoice_level_discount(invoice)
+    shares = _spread(extra, nets)
     spread_total = sum(shares, ZERO)
 
     lines: list[DocumentLine] = []
@@ -127,7 +149,8 @@ def map_invoice(
         lines=tuple(lines),
         shipping_amount=shipping,
         shipping_tax_rate=rate if shipping and invoice.shipping_cost.taxable else None,
-        discount_amount=abs(invoice.discount) - spread_total,
+        # Whatever of the extra could not be spread (more than the lines' nets): off after tax.
+        discount_amount=extra - spread_total,
         notes=_notes(invoice, order),
     )
     if kind is DocumentKind.INVOICE and _is_paid(order):
