@@ -13,11 +13,11 @@ from typing import Any
 
 import httpx
 
-from sync_core.enerpize.bodies import document_body
+from sync_core.enerpize.bodies import api_id, document_body, money
 from sync_core.enerpize.models import CreatedDocument, CustomerRef, DocumentDraft
 from sync_core.http import (ATTEMPTS, ApiError, OutcomeUnknown, RateLimitPacer, Unreachable,
                             retry_after_seconds, with_retries, write_transient)
-from sync_core.money import fmt, parse_amount
+from sync_core.money import parse_amount
 from sync_core.salla.models import DocumentKind
 
 log = logging.getLogger(__name__)
@@ -197,10 +197,10 @@ class EnerpizeClient:
             if sku not in self._products:
                 found = await self._find_exact("/products", "Product", "product_code", sku)
                 if found is None:
-                    product: dict[str, Any] = {"name": name or sku, "product_code": sku, "unit_price": fmt(unit_price),
+                    product: dict[str, Any] = {"name": name or sku, "product_code": sku, "unit_price": money(unit_price),
                                                "type": 1, "status": 0}
                     if tax_id:
-                        product["tax1"] = tax_id
+                        product["tax1"] = api_id(tax_id)  # the document's types: number, integer id
                     try:
                         self._products[sku] = await self._post("/products", {"Product": product}, "product")
                     except (EnerpizeRejected, OutcomeUnknown):

@@ -21,6 +21,13 @@ def salla():
 def enerpize():
     with EnerpizeSimulator() as sim:
         yield sim
+    # The contract: every request the adapter sent is one Daftra's api2 document describes.
+    from tests.contract.daftra_openapi import check_calls
+
+    violations = check_calls(sim.calls)
+    if violations:
+        pytest.fail("requests to Enerpize that Daftra's api2 document does not describe "
+                    "(tests/contract/daftra_openapi.py):\n" + "\n".join(violations), pytrace=False)
 
 
 @pytest.fixture
