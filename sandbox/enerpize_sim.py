@@ -10,6 +10,7 @@ Every path also answers with a ``.json`` suffix (``/api2/invoices.json``).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import math
 from typing import Any
@@ -30,12 +31,18 @@ from sandbox.simulator import Simulator, drop_connection, json_response
 API_PREFIX = "/api2"
 LOSE_MODES = ("drop", "hang")
 
-# kind -> (row key, filters the list call knows; any other filter[...] is ignored)
-_RESOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "clients": ("Client", ("client_number", "email", "phone1", "business_name")),
-    "products": ("Product", ("product_code", "barcode", "name")),
-    INVOICES: ("Invoice", ("po_number", "client_id", "no")),
-    REFUND_RECEIPTS: ("RefundReceipt", ("po_number", "client_id", "no")),
+# kind -> (row key, the key the sync looks records up by)
+_RESOURCES: dict[str, tuple[str, str]] = {
+    "clients": ("Client", "client_number"),
+    "products": ("Product", "product_code"),
+    INVOICES: ("Invoice", "po_number"),
+    REFUND_RECEIPTS: ("RefundReceipt", "po_number"),
+}
+# Which spellings of a key filter a tenant honours (interfaces.md: plain, bracket, both, neither).
+# An unknown filter is ignored: the list answers with every record.
+DIALECTS: dict[str, frozenset[str]] = {
+    "both": frozenset({"plain", "bracket"}), "plain": frozenset({"plain"}),
+    "bracket": frozenset({"bracket"}), "none": frozenset(),
 }
 
 
@@ -47,6 +54,7 @@ class EnerpizeSimulator(Simulator):
         *,
         api_key: str = "sandbox-enerpize-key",
         loose_filters: bool = False,
+        dialect: str = "both",
         latency: float = 0.0,
         rate_limit_per_minute: int | None = None,
         bucket: tuple[int, float] | None = None,
@@ -60,6 +68,9 @@ class EnerpizeSimulator(Simulator):
                          bucket=bucket, host=host, port=port)
         self.api_key = api_key
         self.loose_filters = loose_filters
+        if dialect not in DIALECTS:
+            raise ValueError(f"dialect must be one of {sorted(DIALECTS)}")
+        self.dialect = dialect
         self.hang_seconds = hang_seconds
         self.page_size = page_size
         self.books = EnerpizeBooks(taxes)
@@ -136,19 +147,34 @@ class EnerpizeSimulator(Simulator):
         return self._page(request, rows)
 
     def _list(self, kind: str):
-        row_key, known_filters = _RESOURCES[kind]
+        row_key, key = _RESOURCES[kind]
 
         async def handler(request: web.Request) -> web.Response:
-            filters = {name: request.query[f"filter[{name}]"] for name in known_filters
-                       if f"filter[{name}]" in request.query}
+            spellings = DIALECTS[self.dialect]
+            filters = {}
+            if "plain" in spellings and key in request.query:
+                filters[key] = request.query[key]
+            elif "bracket" in spellings and f"filter[{key}]" in request.query:
+                filters[key] = request.query[f"filter[{key}]"]
             with self.books.lock:
                 rows = [row for row in self._rows(kind) if self._matches(row, filters)]
-            return self._page(request, [{row_key: row} for row in rows])
+            return self._page(request, [{row_key: row} for row in self._ordered(kind, rows, request)])
 
         return handler
 
+    def _ordered(self, kind: str, rows: list[dict[str, Any]], request: web.Request) -> list[dict[str, Any]]:
+        """Invoices: ``sort``/``direction`` as documented (newest invoice date first by default).
+        Other lists: in an order not to be relied on (shuffled by id, the same on every call)."""
+        if kind != INVOICES:
+            return sorted(rows, key=lambda row: hashlib.sha256(str(row["id"]).encode()).digest())
+        field = request.query.get("sort", "date")
+        descending = request.query.get("direction", "DESC").upper() != "ASC"
+        if field == "id":
+            return sorted(rows, key=lambda row: int(row["id"]), reverse=descending)
+        return sorted(rows, key=lambda row: (str(row.get("date") or ""), int(row["id"])), reverse=descending)
+
     def _create(self, kind: str):
-        row_key, _ = _RESOURCES[kind]
+        row_key = _RESOURCES[kind][0]
 
         async def handler(request: web.Request) -> web.StreamResponse:
             try:
@@ -178,7 +204,7 @@ class EnerpizeSimulator(Simulator):
         return handler
 
     def _get(self, kind: str):
-        row_key, _ = _RESOURCES[kind]
+        row_key = _RESOURCES[kind][0]
 
         async def handler(request: web.Request) -> web.Response:
             row_id = request.match_info["id"].removesuffix(".json")

@@ -32,6 +32,11 @@ async def check_all(settings: Settings) -> list[Check]:
                     results.append((name, True, await ping()))
                 except Exception as exc:
                     results.append((name, False, str(exc) or type(exc).__name__))
+            if results[-1][1]:  # Enerpize answered: which filter spelling each list honours
+                try:
+                    results.extend(("enerpize", True, line) for line in await service.enerpize.describe_filters())
+                except Exception as exc:
+                    results.append(("enerpize", False, f"could not probe its list filters: {exc}"))
     except Exception as exc:
         results.append(("settings", False, str(exc)))
     finally:

@@ -20,7 +20,7 @@ from decimal import Decimal
 
 from sqlmodel import SQLModel
 
-from sync_core.enerpize.client import EnerpizeClient, EnerpizeRejected
+from sync_core.enerpize.client import CannotConfirm, EnerpizeClient, EnerpizeRejected
 from sync_core.enerpize.models import CreatedDocument, DocumentDraft
 from sync_core.http import OutcomeUnknown, Unreachable
 from sync_core.intake import RunIntake
@@ -333,6 +333,12 @@ class SyncService:
             sent = True
             created = await self._create(draft, order, claim, tax_ids)
             return await self._complete(claim, created, invoice, draft, ids)
+        except CannotConfirm:
+            # The look-up could not have seen the document: never create on its strength.
+            await heartbeat.stop()
+            await asyncio.to_thread(self.store.abandon_claim, claim)
+            return DocumentResult(**fail, reason=f"cannot confirm whether Enerpize already has {draft.po_number}; "
+                                                 "check it there, then re-run")
         except EnerpizeRejected as exc:
             await heartbeat.stop()
             await asyncio.to_thread(self.store.abandon_claim if sent else self.store.release_claim, claim)

@@ -102,8 +102,11 @@ def test_retry_and_log(env, sims, tmp_path):
 def test_check_reports_each_dependency(env, sims, tmp_path):
     done = cli(env, "check", cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert [line.split()[:2] for line in done.stdout.splitlines()] == [["ok", "database"], ["ok", "salla"],
-                                                                      ["ok", "enerpize"]]
+    lines = done.stdout.splitlines()
+    assert [line.split()[:2] for line in lines] == [["ok", "database"], ["ok", "salla"]] + [["ok", "enerpize"]] * 5
+    # Per list, the filter spelling the tenant honours (the simulator's lists start empty).
+    assert [line.split(None, 2)[2].split(":")[0] for line in lines[3:]] == [
+        "invoices", "refund receipts", "clients", "products"]
     bad = cli(dict(env, ENERPIZE_API_KEY="wrong-key"), "check", cwd=tmp_path)
     assert bad.returncode == 1 and "FAIL  enerpize" in bad.stdout and "wrong-key" not in bad.stdout
 

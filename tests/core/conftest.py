@@ -17,9 +17,11 @@ def salla():
         yield sim
 
 
-@pytest.fixture
-def enerpize():
-    with EnerpizeSimulator() as sim:
+@pytest.fixture(params=["both", "plain", "bracket", "none"])
+def enerpize(request):
+    """Enerpize in each filter dialect a tenant may speak (interfaces.md): every core test runs
+    against a tenant honouring both spellings, only one, or none."""
+    with EnerpizeSimulator(dialect=request.param) as sim:
         yield sim
     # The contract: every request the adapter sent is one Daftra's api2 document describes.
     from tests.contract.daftra_openapi import check_calls

@@ -208,7 +208,7 @@ async def test_waiting_for_a_free_connection_times_out_before_anything_is_sent()
 
 async def test_the_service_clients_use_it(service):
     assert isinstance(service.salla._http._transport, AiohttpTransport)
-    assert isinstance(service.enerpize._http._transport, AiohttpTransport)
+    assert isinstance(service.enerpize.api._http._transport, AiohttpTransport)
 
 
 async def test_http_proxy_from_the_environment_is_used_unless_no_proxy_names_the_host(monkeypatch):
