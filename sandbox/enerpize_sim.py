@@ -104,6 +104,17 @@ class EnerpizeSimulator(Simulator):
         """Seed a product as if it had been created earlier (returns the stored row)."""
         return self.books.add_product(fields)
 
+    def add_native_invoice(self, reference: int | str, *, total: str = "100", client_id: str | None = None) -> Document:
+        """An invoice made by Enerpize's own Salla integration for the order with this reference
+        number: ``external_source`` "salla", no ``SALLA-`` key, the number in its notes."""
+        if client_id is None:
+            client_id = str(self.books.add_client({"client_number": f"native-{reference}",
+                                                   "business_name": "Salla customer"})["id"])
+        return self.books.add_document(INVOICES, {
+            "Invoice": {"client_id": client_id, "date": "2026-11-20", "external_source": "salla",
+                        "notes": f"Salla order {reference}"},
+            "InvoiceItem": [{"item": "Salla order", "unit_price": total, "quantity": 1}]})
+
     # -- faults ------------------------------------------------------------------------------
 
     def lose_next_create(self, kind: str | None = None, count: int = 1, mode: str = "drop") -> None:
@@ -158,6 +169,12 @@ class EnerpizeSimulator(Simulator):
                 filters[key] = request.query[f"filter[{key}]"]
             with self.books.lock:
                 rows = [row for row in self._rows(kind) if self._matches(row, filters)]
+            if kind == INVOICES:  # documented plain parameters of the invoice list
+                if "external_source" in request.query:
+                    rows = [r for r in rows if r.get("external_source", "api") == request.query["external_source"]]
+                if request.query.get("keywords"):
+                    words = request.query["keywords"]
+                    rows = [r for r in rows if any(words in str(r.get(f) or "") for f in ("no", "po_number", "notes"))]
             return self._page(request, [{row_key: row} for row in self._ordered(kind, rows, request)])
 
         return handler

@@ -85,7 +85,8 @@ class SyncService:
     """One per process; safe to run many runs at once on one event loop."""
 
     def __init__(self, *, salla: SallaClient, enerpize: EnerpizeClient, store: Store, concurrency: int = 8,
-                 lost_answer_pause: float = 1.0, run_lease: timedelta = timedelta(seconds=30)) -> None:
+                 lost_answer_pause: float = 1.0, run_lease: timedelta = timedelta(seconds=30),
+                 native_guard: bool = False) -> None:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.run_lease = run_lease
         self.salla = salla
@@ -93,6 +94,7 @@ class SyncService:
         self.store = store
         self.concurrency = concurrency
         self.lost_answer_pause = lost_answer_pause
+        self.native_guard = native_guard  # ENERPIZE_NATIVE_SALLA: Enerpize's own Salla app may have it
         self._runs: dict[int, _RunControl] = {}
         self._slots: asyncio.Semaphore | None = None
         self._slots_size = 0
@@ -330,6 +332,11 @@ class SyncService:
             existing = await self.enerpize.find_document(kind, draft.po_number)
             if existing is not None:  # created by an attempt whose answer was lost: link it
                 return await self._complete(claim, existing, invoice, draft, ids, linked=True)
+            if self.native_guard and kind is DocumentKind.INVOICE:
+                reference = str(order.reference_id if order.reference_id is not None else order.id)
+                native = await self.enerpize.find_native_invoice(reference)
+                if native is not None:
+                    return await self._complete(claim, native, invoice, draft, ids, native=True)
             sent = True
             created = await self._create(draft, order, claim, tax_ids)
             return await self._complete(claim, created, invoice, draft, ids)
@@ -412,11 +419,13 @@ class SyncService:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _complete(self, claim: Claim, doc: CreatedDocument, invoice: SallaInvoice, draft: DocumentDraft,
-                        ids: dict, *, linked: bool = False) -> DocumentResult:
+                        ids: dict, *, linked: bool = False, native: bool = False) -> DocumentResult:
         total = doc.total if doc.total is not None else draft.total
         await asyncio.to_thread(self.store.complete_claim, claim, enerpize_id=doc.enerpize_id,
                                 enerpize_number=doc.number, amount=fmt(total), currency=draft.currency)
         reason = f"already in Enerpize as {doc.number or doc.enerpize_id}; linked, not created again" if linked else None
+        if native:
+            reason = f"already in Enerpize as {doc.number or doc.enerpize_id}, made by Enerpize's Salla integration"
         if doc.total is not None and abs(doc.total - abs(invoice.total)) > Decimal("0.01"):
             reason = (f"check it: Enerpize's total {fmt(doc.total)} differs from Salla's "
                       f"{fmt(abs(invoice.total))} {draft.currency}")

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
 
     enerpize_api_url: str | None = None
     enerpize_api_key: SecretStr | None = None
+    # "on" when the tenant also runs Enerpize's own Salla integration (interfaces.md "native guard").
+    enerpize_native_salla: bool = False
 
     database_url: str = "sqlite:///salla_sync.db"
 

@@ -50,7 +50,8 @@ async def open_service(settings: Settings, *, store: Store | None = None) -> Asy
                                   api_key=_secret(settings.enerpize_api_key) or "")
         try:
             yield SyncService(salla=salla, enerpize=enerpize, store=store, concurrency=settings.salla_sync_concurrency,
-                              run_lease=timedelta(seconds=settings.salla_sync_lease_seconds))
+                              run_lease=timedelta(seconds=settings.salla_sync_lease_seconds),
+                              native_guard=settings.enerpize_native_salla)
         finally:
             if own_store:
                 store.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -146,6 +147,21 @@ class EnerpizeClient:
         when this tenant's list cannot be read so that it would certainly show it."""
         record = await self.lookups.find_document(_LIST[kind], po_number)
         return None if record is None else _document(kind, record)
+
+    async def find_native_invoice(self, reference: str) -> CreatedDocument | None:
+        """An invoice made by Enerpize's own Salla integration for the order with this reference
+        number: ``external_source=salla``, no ``SALLA-`` key of ours, and the number as a whole
+        word in its ``no``, ``po_number`` or ``notes`` (where it stores it is unverified)."""
+        word = re.compile(rf"(?<![0-9A-Za-z]){re.escape(reference)}(?![0-9A-Za-z])")
+        rows = await self.lookups.scan(INVOICES, {"external_source": "salla", "keywords": reference})
+        for record in rows:
+            if str(record.get("po_number") or "").startswith("SALLA-"):
+                continue  # ours
+            if str(record.get("external_source") or "salla").lower() != "salla":
+                continue
+            if any(word.search(str(record.get(f) or "")) for f in ("no", "po_number", "notes")):
+                return _document(DocumentKind.INVOICE, record)
+        return None
 
     async def create_document(self, draft: DocumentDraft, *, client_id: str, product_ids: dict[str, str],
                               tax_ids: dict[Decimal, str], original_invoice_id: str | None = None) -> str:
