@@ -6,6 +6,11 @@
 
 Tokens behave as Salla documents them: a refresh returns a new access AND refresh token and
 kills both old ones at once; presenting a dead refresh token again revokes everything.
+
+Rate limits: ``rate_limit_per_minute=120`` is a leaky bucket, with ``rate_model="window"`` Salla's
+documented window and 1 request a second leak; ``bucket=(capacity, per_second)`` or any model of
+``sandbox.ratelimit`` as ``rate_model``. The 403 block: ``block_after_errors=(errors, seconds)``,
+or ``block_for(seconds)`` by hand.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
+from sandbox.ratelimit import RateModel
 from sandbox.salla_store import SallaStore
 from sandbox.simulator import Simulator, json_response
 
@@ -48,14 +54,16 @@ class SallaSimulator(Simulator):
         latency: float = 0.0,
         rate_limit_per_minute: int | None = None,
         bucket: tuple[int, float] | None = None,
+        rate_model: RateModel | str | None = None,
+        block_after_errors: tuple[int, float] | None = None,
         invoices_per_page: int = 15,
         orders_per_page: int = 15,
         loose_reference_filter: bool | str = False,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        super().__init__(latency=latency, rate_limit_per_minute=rate_limit_per_minute,
-                         bucket=bucket, host=host, port=port)
+        super().__init__(latency=latency, rate_limit_per_minute=rate_limit_per_minute, bucket=bucket,
+                         rate_model=rate_model, block_after_errors=block_after_errors, host=host, port=port)
         if loose_reference_filter is True:
             loose_reference_filter = "substring"
         if loose_reference_filter not in LOOSE_MODES:

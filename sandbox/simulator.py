@@ -1,10 +1,12 @@
 """What both simulators share: the server thread, the call log, latency, faults, rate limit.
 
 Every request goes through one middleware, in this order:
-record the call -> sleep ``latency`` -> armed "drop" fault -> rate-limit slot ->
-armed "fail" fault -> 429 when the bucket was empty -> authentication -> the handler.
-When a bucket is configured, every answer under the API prefix carries the
-``X-RateLimit-*`` headers.
+record the call -> sleep ``latency`` -> armed "drop" fault -> 403 while the store is blocked ->
+rate-limit slot -> armed "fail" fault -> 429 when the rate limit refused it -> authentication ->
+the handler. When a rate limit is configured (``sandbox.ratelimit``: Salla's window and leak, or
+a leaky bucket), every answer under the API prefix that took a slot carries the
+``X-RateLimit-*`` headers; error answers under it count towards the abuse block
+(``sandbox.blocking``).
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from typing import Any, NamedTuple
 
 from aiohttp import web
 
+from sandbox.blocking import BLOCKED_MESSAGE, ErrorBlock
 from sandbox.faults import DROP, FAIL, Fault, FaultPlan
-from sandbox.ratelimit import Admission, LeakyBucket
+from sandbox.ratelimit import Admission, LeakyBucket, RateModel, rate_model as plan_model
 from sandbox.server import LoopbackServer, LoopbackService
 
 log = logging.getLogger("sandbox")
@@ -29,11 +32,27 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class Call(NamedTuple):
-    """One request as the simulator saw it (the path includes the API prefix)."""
+    """One request as the simulator saw it (the path includes the API prefix).
+
+    ``body``: a JSON request's body, decoded (the text as sent when it is not valid JSON); None
+    when the request has no body or another content type.
+    """
 
     method: str
     path: str
     query: dict[str, str]
+    body: Any = None
+
+
+async def _recorded_body(request: web.Request) -> Any:
+    """The JSON body of ``request`` for the call log (aiohttp caches it: handlers still read it)."""
+    if not request.can_read_body or request.content_type != "application/json":
+        return None
+    raw = await request.read()
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return raw.decode("utf-8", "replace")
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -70,16 +89,14 @@ class Simulator(LoopbackService):
         latency: float = 0.0,
         rate_limit_per_minute: int | None = None,
         bucket: tuple[int, float] | None = None,
+        rate_model: RateModel | str | None = None,
+        block_after_errors: tuple[int, float] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
         self.latency = latency
-        if bucket is not None:
-            self.bucket: LeakyBucket | None = LeakyBucket(*bucket)
-        elif rate_limit_per_minute is not None:
-            self.bucket = LeakyBucket.per_minute(rate_limit_per_minute)
-        else:
-            self.bucket = None
+        self.rate_limit = _rate_limit(rate_limit_per_minute, bucket, rate_model)
+        self.block = ErrorBlock(*block_after_errors) if block_after_errors is not None else ErrorBlock()
         self.faults = FaultPlan()
         self.calls: list[Call] = []
         self.failed: list[Call] = []  # the calls an armed "fail" fault answered
@@ -108,6 +125,15 @@ class Simulator(LoopbackService):
         """The next ``count`` matching calls get their connection closed, without an answer."""
         self.faults.arm(Fault(DROP, count, path_contains=path_contains, method=method))
 
+    def block_for(self, seconds: float) -> None:
+        """Every API call answers 403 "blocked" for ``seconds`` (Salla's block after many errors)."""
+        self.block.block_for(seconds)
+
+    @property
+    def bucket(self) -> RateModel | None:
+        """The rate limit (the name predates the window model)."""
+        return self.rate_limit
+
     # -- observability -----------------------------------------------------------------------
 
     def call_count(self, method: str | None = None, path_contains: str | None = None) -> int:
@@ -134,22 +160,29 @@ class Simulator(LoopbackService):
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         method, path = request.method, request.path
+        body = await _recorded_body(request)
         with self._lock:
-            self.calls.append(Call(method, path, dict(request.query)))
+            self.calls.append(Call(method, path, dict(request.query), body))
         if self.latency:
             await asyncio.sleep(self.latency)
         if self.faults.take(DROP, method, path):
             return drop_connection(request)
 
+        in_api = path.startswith(self.api_prefix)
+        if in_api and self.block.blocked():
+            return self._error(403, BLOCKED_MESSAGE)
+
         admission: Admission | None = None
-        if self.bucket is not None and path.startswith(self.api_prefix):
-            admission = self.bucket.take()
+        if self.rate_limit is not None and in_api:
+            admission = self.rate_limit.take()
 
         response = await self._answer(request, handler, admission)
         if admission is not None:
             response.headers.update(
                 {k: v for k, v in admission.headers().items() if k not in response.headers}
             )
+        if in_api:
+            self.block.record(response.status)
         return response
 
     async def _answer(self, request: web.Request, handler: Handler,
@@ -188,3 +221,18 @@ class Simulator(LoopbackService):
     def _authenticate(self, request: web.Request) -> web.Response | None:
         """None when the request may proceed, else the 401 answer."""
         raise NotImplementedError
+
+
+def _rate_limit(per_minute: int | None, bucket: tuple[int, float] | None,
+                model: RateModel | str | None) -> RateModel | None:
+    """The simulator's rate limit: a model object, a bucket's (capacity, refill a second), or a plan
+    (requests a minute) as ``rate_model="bucket"`` (the default) or ``"window"``."""
+    if model is not None and not isinstance(model, str):
+        return model
+    if bucket is not None:
+        return LeakyBucket(*bucket)
+    if per_minute is not None:
+        return plan_model(model or "bucket", per_minute)
+    if model is not None:
+        raise ValueError("rate_model as a name needs rate_limit_per_minute")
+    return None

@@ -23,6 +23,23 @@ class SallaError(Exception):
     """Salla answered something the sync cannot use; the message says what, for a person."""
 
 
+class SallaBlocked(SallaError):
+    """Salla blocked the store's API access for a while (its 403 after too many errors)."""
+
+
+# How long to stop calling a store Salla has blocked, when its 403 carries no Retry-After: Salla
+# does not say how long a block lasts, and every call during it is one more error held against it.
+BLOCK_PAUSE = 60.0
+# Salla's 403 means "blocked due to many errors in particular time" or a plain refusal (a missing
+# scope, say): only the message tells them apart. Its messages are often in Arabic.
+_BLOCK_WORDS = ("block", "too many", "many errors", "حظر", "محظور")
+
+
+def _is_block(message: str) -> bool:
+    lowered = message.lower()
+    return any(word in lowered for word in _BLOCK_WORDS)
+
+
 def _error_message(response: httpx.Response) -> str:
     try:
         body = response.json()
@@ -84,6 +101,13 @@ class SallaClient:
         if response.status_code == 429 or response.status_code >= 500:
             raise ApiError(response.status_code, _error_message(response),
                            retry_after=retry_after_seconds(response))
+        if response.status_code == 403 and _is_block(message := _error_message(response)):
+            reason = (f"Salla has blocked this store's API access for a while (HTTP 403: {message}); "
+                      "re-run in a few minutes")
+            # Every order waiting for a slot, and every one asking later, fails with the same reason
+            # until the pause is over, instead of adding errors to the store's record.
+            self.pacer.halt(retry_after_seconds(response) or BLOCK_PAUSE, lambda: SallaBlocked(reason))
+            raise SallaBlocked(reason)
         return response
 
     # --- the calls the sync uses ----------------------------------------------------------------

@@ -262,7 +262,7 @@ def test_salla_faults_and_call_log(salla):
         with pytest.raises(httpx.RemoteProtocolError):
             c.get("/orders/items", params={"order_id": ORDER_1001})
         assert c.get("/orders/invoices", params={"order_id": ORDER_1001}).status_code == 200
-    assert salla.calls[1] == ("GET", "/admin/v2/orders/invoices", {"order_id": str(ORDER_1001)})
+    assert salla.calls[1] == ("GET", "/admin/v2/orders/invoices", {"order_id": str(ORDER_1001)}, None)
     assert salla.call_count(path_contains="/orders/invoices") == 2
     salla.reset_counters()
     assert salla.calls == [] and salla.call_count() == 0
@@ -400,7 +400,7 @@ def test_enerpize_fail_next_and_call_count(enerpize):
 def _enerpize_body(invoice: Invoice, client_id: str) -> dict:
     """The straightforward mapping interfaces.md describes (a test-only stand-in for the sync)."""
     nets = [item.net for item in invoice.items]
-    shares = spread(invoice.discount, nets)
+    shares = spread(invoice.extra_discount, nets)  # the lines' own discounts are taken once, below
     lines = [{"item": item.name, "unit_price": str(item.price), "quantity": item.quantity,
               "discount": str(item.discount + share), "discount_type": 2,
               "tax1": "1" if item.tax_percent else None}
@@ -441,3 +441,22 @@ def test_store_builders_compute_consistent_amounts():
     assert invoice.total == Decimal("109.99") - Decimal("7.50") + Decimal("13.04") + 5 + Decimal("16.69")
     bad = store.add_bad_invoice(order, off_by="0.05")
     assert bad.total - bad.computed_total == Decimal("0.05")
+
+
+def test_invoice_discount_is_the_whole_discount_as_salla_documents_it():
+    # Salla's documented invoice.created example: 4 x 208.69 with 41.74 off the line, no coupon.
+    store = SallaStore()
+    order = store.add_order(customer=store.add_customer("بدر"), lines=[
+        line("زيت زيتون", "208.69", quantity=4, sku="PRO-001", discount="41.74")])
+    data = store.add_invoice(order).to_json()
+    assert (data["sub_total"]["amount"], data["discount"]["amount"], data["tax"]["amount"]["amount"],
+            data["total"]["amount"]) == ("834.76", "41.74", "118.95", 911.97)
+    assert data["items"][0]["discount"]["amount"] == "41.74"
+    # A coupon on top of a line discount: the invoice's discount is both.
+    order = store.add_order(customer=store.add_customer("ريم"), lines=[
+        line("a", "100.00", sku="a", discount="10.00"), line("b", "50.00", sku="b")], discount="14.00")
+    invoice = store.add_invoice(order)
+    assert (invoice.sub_total, invoice.extra_discount, invoice.discount) == (150, 14, 24)
+    assert invoice.tax_amount == Decimal("18.90") and invoice.total == Decimal("144.90")
+    amounts = order.to_json()["amounts"]
+    assert amounts["sub_total"]["amount"] == 150 and amounts["discounts"][0]["discount"] == "14.00"
