@@ -1,7 +1,10 @@
 """``python -m bench``: the figures of README "Performance", against the simulators, in one command.
 
-    python -m bench                  # the full benchmark (about 6 minutes on 2 cores)
-    python -m bench --quick          # a smoke run: 10 orders, 10 ms, one plan, 4 users (about 25 s)
+    python -m bench                  # the full benchmark (about 10 minutes on 2 cores)
+    python -m bench --quick          # a smoke run: 10 orders, 10 ms, one plan, 4 users (about 35 s)
+
+Each plan runs on both of the Salla simulator's rate models: a leaky bucket of the plan (role
+"plan") and Salla's documented window with its 1 request a second leak (role "window").
 
 Prints the table, writes ``bench.json`` and ``orders_over_time.png`` under ``--out``.
 """
@@ -21,6 +24,7 @@ from typing import Any
 
 from bench import report as reporting
 from bench.acks import measure_acks
+from bench.bounds import RATE_MODELS
 from bench.calls import measure_calls
 from bench.sync_runs import run_orders
 from sync_core.settings import Settings
@@ -36,6 +40,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="seconds added to every Salla and Enerpize call (default 0.12; --quick: 0.01)")
     parser.add_argument("--plans", default=None,
                         help="Salla plans, requests a minute, comma-separated (default 120,360,720; --quick: 720)")
+    parser.add_argument("--rate-models", default="bucket,window",
+                        help="Salla rate models each plan runs on, comma-separated (bucket, window)")
     parser.add_argument("--orders", type=int, default=None, help="orders in each run (default 100; --quick: 10)")
     parser.add_argument("--users", type=int, default=None,
                         help="people acknowledged at once (default 20; --quick: 4)")
@@ -52,12 +58,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.out = args.out or Path("bench/results/quick" if quick else "bench/results")  # a smoke run keeps the full one
     args.latency = args.latency if args.latency is not None else (0.01 if quick else 0.12)
     args.plans = [int(p) for p in (args.plans or ("720" if quick else "120,360,720")).split(",") if p.strip()]
+    args.rate_models = [m.strip() for m in args.rate_models.split(",") if m.strip()]
+    if not args.rate_models or any(m not in RATE_MODELS for m in args.rate_models):
+        parser.error(f"--rate-models: each one of {', '.join(RATE_MODELS)}")
     args.orders = args.orders or (10 if quick else 100)
     args.users = args.users or (4 if quick else 20)
     args.rounds = args.rounds or (2 if quick else 10)
     if args.orders > 100:
         parser.error("--orders: a submission holds at most 100 numbers")
     return args
+
+
+ROLES = {"bucket": "plan", "window": "window"}  # "plan" predates the window model
+MODEL_WORDS = {"bucket": "leaky bucket", "window": "window + 1/s leak"}
 
 
 def run_timeout(orders: int, plan: int, latency: float) -> float:
@@ -71,7 +84,8 @@ async def main_async(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     explicit = args.concurrency is not None
     report: dict[str, Any] = {
         "command": reporting.command_line(), "machine": reporting.machine(),
-        "settings": {"latency": args.latency, "plans": args.plans, "orders": args.orders, "users": args.users,
+        "settings": {"latency": args.latency, "plans": args.plans, "rate_models": args.rate_models,
+                     "orders": args.orders, "users": args.users,
                      "rounds": args.rounds, "concurrency": concurrency, "default_concurrency": not explicit,
                      "quick": args.quick,
                      # where the bench's simulators run (acks are measured from the bench process)
@@ -96,14 +110,16 @@ async def main_async(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     report["acks"] = acks.as_dict()
 
     for plan in args.plans:
-        say(f"{args.orders}-order run on the {plan}/min plan, concurrency {concurrency}")
-        run = await run_orders(plan=plan, latency=args.latency, concurrency=concurrency, orders=args.orders,
-                               workdir=workdir, timeout=run_timeout(args.orders, plan, args.latency),
-                               name=f"plan{plan}", explicit_concurrency=explicit)
-        report["runs"].append({"role": "plan", **run.as_dict()})
-        say(f"  {run.wall_seconds:.1f} s, bound {run.bound.seconds:.1f} s ({run.ratio:.2f}x)")
+        for model in args.rate_models:
+            say(f"{args.orders}-order run on the {plan}/min plan ({MODEL_WORDS[model]}), concurrency {concurrency}")
+            run = await run_orders(plan=plan, latency=args.latency, concurrency=concurrency, orders=args.orders,
+                                   workdir=workdir, timeout=run_timeout(args.orders, plan, args.latency),
+                                   name=f"plan{plan}-{model}", explicit_concurrency=explicit, rate_model=model)
+            report["runs"].append({"role": ROLES[model], **run.as_dict()})
+            say(f"  {run.wall_seconds:.1f} s, bound {run.bound.seconds:.1f} s ({run.ratio:.2f}x), "
+                f"{run.salla_throttled} Salla 429s")
 
-    if not args.skip_serial:
+    if not args.skip_serial and "bucket" in args.rate_models:
         say(f"{args.orders}-order run on the {fastest}/min plan, one order at a time")
         serial = await run_orders(plan=fastest, latency=args.latency, concurrency=1, orders=args.orders,
                                   workdir=workdir, timeout=run_timeout(args.orders, fastest, args.latency) * 3,

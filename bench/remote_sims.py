@@ -5,7 +5,7 @@ serving a run in that process (threads, same GIL) would add their CPU to every f
 Here they run in a fresh interpreter started with multiprocessing's "spawn" context, and the bench
 talks to them over one pipe:
 
-    with RemoteSims(workload.store, plan=720, latency=0.12) as sims:
+    with RemoteSims(workload.store, plan=720, latency=0.12, rate_model="window") as sims:
         bot_env(slack, sims.salla, sims.enerpize, database_url)  # URLs and credentials, as the child started
         sims.salla.calls()              # [Call(method, path, query), ...]: one round trip over the pipe
         sims.salla.throttled_count()    # 429s the rate limit answered: one round trip
@@ -93,10 +93,11 @@ class RemoteEnerpize:
 class RemoteSims:
     """Starts the child on ``start()`` / ``__enter__``; ``salla`` and ``enerpize`` exist from then on."""
 
-    def __init__(self, store: SallaStore, *, plan: int | None, latency: float) -> None:
+    def __init__(self, store: SallaStore, *, plan: int | None, latency: float, rate_model: str = "bucket") -> None:
         self._store = pickle.dumps(store, protocol=pickle.HIGHEST_PROTOCOL)
         self.plan = plan
         self.latency = latency
+        self.rate_model = rate_model  # Salla's plan as a leaky bucket, or as its documented window and leak
         self._process: Any = None  # multiprocessing's SpawnProcess
         self._conn: Connection | None = None
         self._unanswered: str | None = None  # a request that timed out: its late answer is still in the pipe
@@ -123,7 +124,8 @@ class RemoteSims:
         context = multiprocessing.get_context("spawn")
         ours, theirs = context.Pipe()
         self._conn = ours
-        self._process = context.Process(target=_child, args=(theirs, self._store, self.plan, self.latency),
+        self._process = context.Process(target=_child,
+                                        args=(theirs, self._store, self.plan, self.latency, self.rate_model),
                                         name="bench-salla-enerpize", daemon=True)
         try:
             try:
@@ -206,14 +208,15 @@ class RemoteSims:
 
 # -- the child ---------------------------------------------------------------------------------
 
-def _child(conn: Connection, store: bytes, plan: int | None, latency: float) -> None:
+def _child(conn: Connection, store: bytes, plan: int | None, latency: float, rate_model: str) -> None:
     """The child's main: start both simulators, send their endpoints, answer requests until "stop"
     or until the pipe closes (the bench is gone), then stop both simulators."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     salla = enerpize = None
     try:
         try:
-            salla = SallaSimulator(store=pickle.loads(store), latency=latency, rate_limit_per_minute=plan)
+            salla = SallaSimulator(store=pickle.loads(store), latency=latency, rate_limit_per_minute=plan,
+                                   rate_model=rate_model if plan is not None else None)
             enerpize = EnerpizeSimulator(latency=latency)
             salla.start()
             enerpize.start()

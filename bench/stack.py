@@ -140,13 +140,13 @@ class Stack:
     the bot as a subprocess with its own fresh SQLite file."""
 
     def __init__(self, store: SallaStore, *, plan: int, latency: float, workdir: Path,
-                 concurrency: int | None = None, name: str = "bot") -> None:
+                 concurrency: int | None = None, name: str = "bot", rate_model: str = "bucket") -> None:
         self.workdir = workdir
         self.name = name
         self.db_path = workdir / f"{name}.db"
         self.log_path = workdir / f"{name}.log"
         self.slack = PacedSlack()
-        self.sims = RemoteSims(store, plan=plan, latency=latency)
+        self.sims = RemoteSims(store, plan=plan, latency=latency, rate_model=rate_model)
         self.concurrency = concurrency
         self.bot: BotProcess | None = None
         self._db: sqlite3.Connection | None = None

@@ -32,6 +32,7 @@ STATUS_WORDS = ("Success", "Failed", "Record not found", "Cancelled")
 @dataclass
 class RunResult:
     plan: int
+    rate_model: str  # "bucket" (a leaky bucket of the plan) or "window" (Salla's documented window and leak)
     concurrency: int
     latency: float
     orders: int
@@ -60,7 +61,7 @@ class RunResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "plan_per_minute": self.plan, "concurrency": self.concurrency, "latency_seconds": self.latency,
+            "plan_per_minute": self.plan, "rate_model": self.rate_model, "concurrency": self.concurrency, "latency_seconds": self.latency,
             "orders": self.orders, "documents": self.documents, "wall_seconds": self.wall_seconds,
             "last_order_seconds": self.last_order_seconds, "bound": self.bound.as_dict(), "ratio": self.ratio,
             "longest_chain_calls": self.longest_chain, "salla_calls": self.salla_calls,
@@ -116,12 +117,13 @@ def result_lines(lines: list[str]) -> list[tuple[str, str]]:
 
 
 async def run_orders(*, plan: int, latency: float, concurrency: int, orders: int, workdir: Path,
-                     timeout: float, name: str, explicit_concurrency: bool) -> RunResult:
+                     timeout: float, name: str, explicit_concurrency: bool, rate_model: str = "bucket") -> RunResult:
     """``orders`` mixed orders in one submission, on a fresh bot, database and simulators."""
     workload = mixed_orders(orders)
     documents = workload.invoices
     with Stack(workload.store, plan=plan, latency=latency, workdir=workdir,
-               concurrency=concurrency if explicit_concurrency else None, name=name) as stack:
+               concurrency=concurrency if explicit_concurrency else None, name=name,
+               rate_model=rate_model) as stack:
         async with aiohttp.ClientSession() as http:
             ack, trigger = await stack.command(http, user=USER, channel=CHANNEL)
             if ack.status != 200:
@@ -136,7 +138,7 @@ async def run_orders(*, plan: int, latency: float, concurrency: int, orders: int
         if run_id is None:
             raise RuntimeError("the submission was acknowledged but no run was stored")
         if not await stack.wait_reported(run_id, timeout):
-            raise RuntimeError(f"run {run_id} on the {plan}/min plan did not finish within {timeout:.0f} s:\n"
+            raise RuntimeError(f"run {run_id} on the {plan}/min plan ({rate_model}) did not finish within {timeout:.0f} s:\n"
                                f"{stack.log_tail()}")
         where = stack.run_thread(run_id)
         assert where is not None, "the run has no thread"
@@ -157,9 +159,10 @@ async def run_orders(*, plan: int, latency: float, concurrency: int, orders: int
         chain = longest_chain(stack, workload)
         bound = lower_bound(salla_calls=salla_calls, plan_per_minute=plan, latency=latency, longest_chain=chain,
                             tail_calls=ENERPIZE_CALLS_PER_DOCUMENT, slack_messages=result_messages,
-                            slack_pace=Tuning().channel_pace)
+                            slack_pace=Tuning().channel_pace, rate_model=rate_model)
         return RunResult(
-            plan=plan, concurrency=concurrency, latency=latency, orders=len(workload.numbers), documents=documents,
+            plan=plan, rate_model=rate_model, concurrency=concurrency, latency=latency, orders=len(workload.numbers),
+            documents=documents,
             wall_seconds=wall, last_order_seconds=finished[-1] if finished else float("nan"), bound=bound,
             longest_chain=chain, salla_calls=salla_calls, salla_throttled=salla_throttled,
             enerpize_calls=stack.enerpize.call_count(), slack_calls=len(calls),

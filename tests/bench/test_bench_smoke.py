@@ -30,7 +30,9 @@ def test_quick_benchmark_reports_every_figure(tmp_path):
     assert report["acks"]["refused"] == []
 
     runs = report["runs"]
-    assert [r["role"] for r in runs] == ["plan"] * len(report["settings"]["plans"]) + ["serial"]
+    # each plan on the leaky bucket ("plan") and on Salla's documented window and leak ("window")
+    assert [r["role"] for r in runs] == ["plan", "window"] * len(report["settings"]["plans"]) + ["serial"]
+    assert [r["rate_model"] for r in runs[:2]] == ["bucket", "window"]
     for run in runs:
         for key in ("wall_seconds", "last_order_seconds", "ratio", "peak_rss_mb"):
             assert _number(run[key]), (key, run[key])
