@@ -27,12 +27,14 @@ async def check_all(settings: Settings) -> list[Check]:
     results = [await check_database(store)]
     try:
         async with open_service(settings, store=store) as service:
+            answered = {}
             for name, ping in (("salla", service.salla.ping), ("enerpize", service.enerpize.ping)):
                 try:
                     results.append((name, True, await ping()))
                 except Exception as exc:
                     results.append((name, False, str(exc) or type(exc).__name__))
-            if results[-1][1]:  # Enerpize answered: which filter spelling each list honours
+                answered[name] = results[-1][1]
+            if answered["enerpize"]:  # which filter spelling each of its lists honours
                 try:
                     results.extend(("enerpize", True, line) for line in await service.enerpize.describe_filters())
                 except Exception as exc:

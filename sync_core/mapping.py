@@ -160,8 +160,7 @@ def map_invoice(
 
 
 def _notes(invoice: SallaInvoice, order: SallaOrder) -> str:
-    ref = order.reference_id if order.reference_id is not None else order.id
-    return f"Salla order #{ref} (order id {order.id}), Salla invoice {invoice.label}"
+    return f"Salla order #{order.merchant_number} (order id {order.id}), Salla invoice {invoice.label}"
 
 
 def totals_mismatch(invoice: SallaInvoice, draft: DocumentDraft) -> str | None:

@@ -333,8 +333,7 @@ class SyncService:
             if existing is not None:  # created by an attempt whose answer was lost: link it
                 return await self._complete(claim, existing, invoice, draft, ids, linked=True)
             if self.native_guard and kind is DocumentKind.INVOICE:
-                reference = str(order.reference_id if order.reference_id is not None else order.id)
-                native = await self.enerpize.find_native_invoice(reference)
+                native = await self.enerpize.find_native_invoice(str(order.merchant_number))
                 if native is not None:
                     return await self._complete(claim, native, invoice, draft, ids, native=True)
             sent = True

@@ -96,6 +96,11 @@ class SallaOrder(_Model):
     customer: SallaCustomer | None = None
     is_pending_payment: bool = False
 
+    @property
+    def merchant_number(self) -> int:
+        """The number the merchant sees (its reference number; the internal id when it has none)."""
+        return self.reference_id if self.reference_id is not None else self.id
+
     @field_validator("status", mode="before")
     @classmethod
     def _status(cls, value: Any) -> Any:
