@@ -348,7 +348,8 @@ class SyncService:
         except EnerpizeRejected as exc:
             await heartbeat.stop()
             await asyncio.to_thread(self.store.abandon_claim if sent else self.store.release_claim, claim)
-            self.enerpize.forget_cached()
+            await self.enerpize.forget_cached(client_number=draft.customer.client_number,
+                                              skus={line.sku for line in draft.lines if line.sku})
             return DocumentResult(**fail, reason=str(exc))
         except (OutcomeUnknown, Unreachable) as exc:
             await heartbeat.stop()

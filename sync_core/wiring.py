@@ -16,6 +16,7 @@ from sync_core.salla.tokens import TokenManager
 from sync_core.service import SyncService
 from sync_core.settings import ConfigError, Settings
 from sync_core.store import Store
+from sync_core.store.id_map import EnerpizeIdMap
 from sync_core.transport import AiohttpTransport
 
 
@@ -47,7 +48,8 @@ async def open_service(settings: Settings, *, store: Store | None = None) -> Asy
                                client_secret=_secret(settings.salla_client_secret), store=store, http=salla_http)
         salla = SallaClient(salla_http, api_url=settings.salla_api_url, tokens=manager)
         enerpize = EnerpizeClient(enerpize_http, api_url=settings.enerpize_api_url or "",
-                                  api_key=_secret(settings.enerpize_api_key) or "")
+                                  api_key=_secret(settings.enerpize_api_key) or "",
+                                  id_map=EnerpizeIdMap(store.engine, settings.enerpize_api_url or ""))
         try:
             yield SyncService(salla=salla, enerpize=enerpize, store=store, concurrency=settings.salla_sync_concurrency,
                               run_lease=timedelta(seconds=settings.salla_sync_lease_seconds),

@@ -11,7 +11,8 @@ import asyncio
 import logging
 import re
 from decimal import Decimal
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Protocol
 
 import httpx
 
@@ -33,6 +34,19 @@ _LIST = {DocumentKind.INVOICE: INVOICES, DocumentKind.RETURN: REFUND_RECEIPTS}
 _WHAT = {DocumentKind.INVOICE: "invoice", DocumentKind.RETURN: "return"}
 
 
+class IdMapping(Protocol):
+    """Where found and created ids are kept across restarts (``sync_core.store.id_map``)."""
+
+    def load(self, kind: str) -> dict[str, str]: ...
+    def get(self, kind: str, key: str) -> str | None: ...
+    def put(self, kind: str, key: str, enerpize_id: str) -> None: ...
+    def forget(self, kind: str, keys: Iterable[str]) -> None: ...
+
+
+# What each list's records are called in the id mapping.
+_MAPPED = {CLIENTS.label: "client", PRODUCTS.label: "product"}
+
+
 def _document(kind: DocumentKind, record: dict, enerpize_id: str | None = None) -> CreatedDocument:
     total = record.get("summary_total")
     return CreatedDocument(kind=kind, enerpize_id=str(enerpize_id or record["id"]), number=record.get("no"),
@@ -41,12 +55,17 @@ def _document(kind: DocumentKind, record: dict, enerpize_id: str | None = None) 
 
 class EnerpizeClient:
     def __init__(self, http: httpx.AsyncClient, *, api_url: str, api_key: str,
-                 pacer: RateLimitPacer | None = None, attempts: int = ATTEMPTS) -> None:
+                 pacer: RateLimitPacer | None = None, attempts: int = ATTEMPTS,
+                 id_map: IdMapping | None = None) -> None:
         self.api = EnerpizeApi(http, api_url=api_url, api_key=api_key, pacer=pacer, attempts=attempts)
         self.lookups = Lookups(self.api)
+        self.id_map = id_map
         self._taxes: dict[Decimal, str] | None = None
+        # Ids of clients and products this process used (from the mapping, a look-up or a create).
         self._ids: dict[str, dict[str, str]] = {CLIENTS.label: {}, PRODUCTS.label: {}}
-        self._scanned: set[str] = set()  # lists read whole by this process (no filter on the tenant)
+        self._mapping_read: set[str] = set()  # lists whose stored mapping is in ``_ids``
+        # Lists read whole by this process (no filter on the tenant): key -> id of every record.
+        self._scans: dict[str, dict[str, str]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
     def _lock(self, key: str) -> asyncio.Lock:
@@ -82,19 +101,39 @@ class EnerpizeClient:
         except NoFilter:
             pass
         async with self._lock(f"scan:{spec.label}"):
-            if again or spec.label not in self._scanned:
-                self._ids[spec.label].update(await self.lookups.scan_keys(spec))
-                self._scanned.add(spec.label)
-        return self._ids[spec.label].get(key)
+            if again or spec.label not in self._scans:
+                self._scans[spec.label] = await self.lookups.scan_keys(spec)
+        return self._scans[spec.label].get(key)
+
+    async def _stored_id(self, spec: ListSpec, key: str) -> str | None:
+        """The id the database remembers for this key: the whole mapping is read once per process,
+        a key missing from it is asked for once more (another process may have stored it since)."""
+        if self.id_map is None:
+            return None
+        kind = _MAPPED[spec.label]
+        async with self._lock(f"mapping:{spec.label}"):
+            if spec.label not in self._mapping_read:
+                stored = await asyncio.to_thread(self.id_map.load, kind)
+                for stored_key, stored_id in stored.items():
+                    self._ids[spec.label].setdefault(stored_key, stored_id)
+                self._mapping_read.add(spec.label)
+                if key in stored:
+                    return stored[key]
+        return await asyncio.to_thread(self.id_map.get, kind, key)
 
     async def _find_or_create(self, spec: ListSpec, key: str, body: dict, what: str) -> str:
-        """Find the record by its unique key, or create it. A create that loses a race with another
-        process (400, the key is unique) or whose answer is lost is followed by a second look."""
+        """The record's id: remembered (this process, then the database), else found in Enerpize by
+        its unique key, else created there. A create that loses a race with another process (400,
+        the key is unique) or whose answer is lost is followed by a second look. Whatever is found
+        or created is stored, so the next process needs no look-up."""
         known = self._ids[spec.label]
         if key in known:
             return known[key]
         async with self._lock(f"{spec.label}:{key}"):
-            if key not in known:
+            if key in known:
+                return known[key]
+            found = await self._stored_id(spec, key)
+            if found is None:
                 found = await self._find_id(spec, key)
                 if found is None:
                     try:
@@ -103,7 +142,9 @@ class EnerpizeClient:
                         found = await self._find_id(spec, key, again=True)
                         if found is None:
                             raise
-                known[key] = found
+                if self.id_map is not None:
+                    await asyncio.to_thread(self.id_map.put, _MAPPED[spec.label], key, found)
+            known[key] = found
         return known[key]
 
     async def client_id(self, customer: CustomerRef) -> str:
@@ -134,11 +175,18 @@ class EnerpizeClient:
         return [(await self.lookups.report(spec, fresh=True)).describe()
                 for spec in (INVOICES, REFUND_RECEIPTS, CLIENTS, PRODUCTS)]
 
-    def forget_cached(self) -> None:
-        """Drop cached ids (after Enerpize refused one, it may have been deleted there)."""
+    async def forget_cached(self, *, client_number: str | None = None, skus: Iterable[str] = ()) -> None:
+        """Enerpize refused a document: the ids it used may be gone there (a deleted client or
+        product). Drop them here and in the stored mapping, and the taxes and scans read so far, so
+        the next attempt looks them up afresh."""
         self._taxes = None
-        self._ids = {CLIENTS.label: {}, PRODUCTS.label: {}}
-        self._scanned.clear()
+        self._scans.clear()
+        forget = {CLIENTS.label: [client_number] if client_number else [], PRODUCTS.label: list(skus)}
+        for label, keys in forget.items():
+            for key in keys:
+                self._ids[label].pop(key, None)
+            if self.id_map is not None and keys:
+                await asyncio.to_thread(self.id_map.forget, _MAPPED[label], keys)
 
     # --- documents ---------------------------------------------------------------------------
 

@@ -102,3 +102,17 @@ class SallaToken(SQLModel, table=True):
     expires_at: datetime | None = None
     seeded_from: str | None = None  # fingerprint of the env tokens this row started from
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class EnerpizeIdMapping(SQLModel, table=True):
+    """An Enerpize record the sync found or created, by the key it is looked up with: a client by
+    its ``client_number`` (``salla-<customer id>``), a product by its SKU. Per tenant (the api2
+    URL), so a warm tenant needs no look-up of either, even after a restart."""
+
+    __tablename__ = "enerpize_id_map"
+
+    tenant: str = Field(primary_key=True)
+    kind: str = Field(primary_key=True)  # "client" or "product"
+    key: str = Field(primary_key=True)
+    enerpize_id: str
+    updated_at: datetime = Field(default_factory=utcnow)

@@ -24,7 +24,7 @@ from sync_core.store.schema import (
 )
 from sync_core.store.store import make_engine
 
-OUR_TABLES = {"sync_run", "sync_record", "ledger", "salla_token", "slack_thread", "slack_rerun"}
+OUR_TABLES = {"sync_run", "sync_record", "ledger", "salla_token", "enerpize_id_map", "slack_thread", "slack_rerun"}
 
 
 @pytest.fixture
