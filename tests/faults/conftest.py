@@ -18,14 +18,15 @@ def pytest_runtest_makereport(item, call):
 @pytest.fixture
 def make_cluster(request, tmp_path, database_url):
     """``make_cluster(store, **env)``: simulators started, no bot yet (``cluster.bot(name)`` starts one).
-    ``make_cluster(store, database_url=other)`` for a second, independent cluster. The bots' logs
-    are printed when the test fails."""
+    ``make_cluster(store, database_url=other)`` for a second, independent cluster;
+    ``make_cluster(store, dialect="none")`` for an Enerpize tenant whose lists filter nothing. The
+    bots' logs are printed when the test fails."""
     clusters: list[Cluster] = []
 
-    def make(store: SallaStore, database_url: str = database_url, **env: str) -> Cluster:
+    def make(store: SallaStore, database_url: str = database_url, dialect: str = "both", **env: str) -> Cluster:
         logs = tmp_path / f"cluster-{len(clusters)}"
         logs.mkdir()
-        cluster = Cluster(logs, database_url, store, env=dict(env)).__enter__()
+        cluster = Cluster(logs, database_url, store, env=dict(env), dialect=dialect).__enter__()
         clusters.append(cluster)
         return cluster
 

@@ -128,11 +128,12 @@ class Cluster:
     env: dict[str, str] = field(default_factory=dict)
     salla_latency: float = 0.005
     enerpize_latency: float = 0.005
+    dialect: str = "both"  # which filter spellings the Enerpize tenant honours (interfaces.md)
 
     def __post_init__(self) -> None:
         self.slack = OutageSlack(port=free_port())  # a fixed port: it can be stopped and started again
         self.salla = SallaSimulator(store=self.store, latency=self.salla_latency)
-        self.enerpize = EnerpizeSimulator(latency=self.enerpize_latency, hang_seconds=2.0)
+        self.enerpize = EnerpizeSimulator(latency=self.enerpize_latency, hang_seconds=2.0, dialect=self.dialect)
         self.bots: list[BotProcess] = []
         self.db = Store(self.database_url, create=False)
         self.threads = ThreadStore(self.db.engine)

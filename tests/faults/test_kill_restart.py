@@ -9,7 +9,9 @@ number has exactly one final status, the expected one; every Salla invoice is ex
 document (by po_number); each run's thread holds every number and the totals.
 
 The trials run as three independent chains at once (each with its own database, simulators and bot),
-so one chain's waits for leases overlap the other's work.
+so one chain's waits for leases overlap the other's work. Each chain's Enerpize tenant speaks
+another filter dialect: none (every look-up reads the list), plain (Daftra's documented
+``?po_number=``) and both.
 
 SALLA_SYNC_FAULT_SEED=N replays the kill points; SALLA_SYNC_FAULT_TRIALS=N runs N trials.
 """
@@ -26,7 +28,8 @@ from faults_harness import Cluster, Workload, add_orders, wait_for
 from sandbox import SallaStore
 
 TRIALS = int(os.environ.get("SALLA_SYNC_FAULT_TRIALS", "10"))
-CHAINS = 3
+DIALECTS = ("none", "plain", "both")  # one chain each
+CHAINS = len(DIALECTS)
 ORDERS = 50
 
 
@@ -85,18 +88,19 @@ def test_kill_9_at_random_points_then_restart(make_cluster, make_database):
         count = TRIALS // CHAINS + (1 if index < TRIALS % CHAINS else 0)
         workloads = [add_orders(store, ORDERS, first_reference=20_000 + 1000 * index + 100 * t) for t in range(count)]
         database = {} if index == 0 else {"database_url": make_database()}
-        plans.append((make_cluster(store, **database), f"k{index}", workloads, random.Random(f"{seed}-{index}")))
+        cluster = make_cluster(store, dialect=DIALECTS[index], **database)
+        plans.append((cluster, f"k{index}", workloads, random.Random(f"{seed}-{index}")))
     with ThreadPoolExecutor(CHAINS) as pool:
         outcomes = list(pool.map(lambda plan: chain(*plan), plans))
 
-    print("chain | trial | run | kill points: results stored+delay -> the run then | numbers | statuses | "
+    print("chain | dialect | trial | run | kill points: results stored+delay -> the run then | numbers | statuses | "
           "documents expected/created | linked after a lost answer | numbers without a status | "
           "result lines posted twice")
     invoices = created = 0
     for (cluster, name, workloads, _), trials in zip(plans, outcomes):
         for trial, run_id, kills, workload in trials:
             check = cluster.check_run(run_id, workload)
-            print(f"{name} | {trial} | {run_id} | {'; '.join(kills)} | {check.numbers} | {dict(check.statuses)} | "
+            print(f"{name} | {cluster.dialect} | {trial} | {run_id} | {'; '.join(kills)} | {check.numbers} | {dict(check.statuses)} | "
                   f"{check.expected_documents}/{check.created_documents} | {check.linked} | {check.without_status} | "
                   f"{check.duplicated_lines}")
         documents = cluster.documents()
