@@ -102,7 +102,8 @@ async def main_async(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     counts = await asyncio.to_thread(measure_calls)  # it runs its own event loop
     report["calls"] = {"salla_per_single_invoice_order": counts.salla_per_single_invoice_order,
                        "enerpize_per_document_cold": counts.enerpize_per_document_cold,
-                       "enerpize_per_document_warm": counts.enerpize_per_document_warm}
+                       "enerpize_per_document_warm": counts.enerpize_per_document_warm,
+                       "enerpize_per_document_by_dialect": {d: vars(c) for d, c in counts.enerpize.items()}}
 
     say(f"acknowledgements: {args.users} users at once, {args.rounds} rounds, {fastest}/min plan")
     acks = await measure_acks(users=args.users, rounds=args.rounds, plan=fastest, latency=args.latency,

@@ -152,6 +152,10 @@ def table(report: dict[str, Any]) -> str:
         lines.append(f"  {'Enerpize calls per document, cold caches':48} {calls['enerpize_per_document_cold']:8.2f}")
         lines.append(f"  {'Enerpize calls per document, warm caches':48} {calls['enerpize_per_document_warm']:8.2f}   "
                      f"<= 2  {_mark(met['Enerpize calls per document, warm caches'])}")
+        for dialect, per in (calls.get("enerpize_per_document_by_dialect") or {}).items():
+            lines.append(f"  Enerpize calls per document, tenant filtering {dialect!r}: cold {per['cold']:.2f}, "
+                         f"warm {per['warm']:.2f}, after a restart {per['restart_without_mapping']:.2f} -> "
+                         f"{per['restart']:.2f} with the stored id mapping")
     plan_runs = [r for r in runs if r["role"] in PLAN_ROLES]
     if plan_runs:
         worst = max(plan_runs, key=lambda r: r["slack_calls"])
