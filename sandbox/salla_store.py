@@ -1,27 +1,11 @@
-"""The data behind the Salla simulator: customers, orders, order items, invoices.
+"""The store behind the Salla simulator: ``SallaStore`` adds customers, orders, order items and
+invoices, and finds them for the simulator.
 
-Builders compute every amount the way Salla's documented examples add up, in Decimal, rounding
-each to the cent half away from zero. Salla's documented ``invoice.created`` example (one line of
-4 x 208.69 with a 41.74 line discount; invoice sub_total 834.76, discount 41.74, tax 118.95, total
-911.97) fixes the reading: the invoice's ``discount`` is its *whole* discount, the lines' own
-discounts included, and ``sub_total`` is before any discount.
-
-- item: gross = price x quantity; net = gross - line discount; tax = round(net x rate / 100);
-  total = net + tax (``discount``, ``tax.amount`` and ``total`` are the line's)
-- invoice: sub_total = sum of item grosses;
-  ``discount`` = sum of line discounts + the invoice-level extra (``extra_discount``: a coupon on
-  the cart, what the builders' ``discount=`` argument sets);
-  total = sub_total - discount + shipping + cod + tax
-- invoice tax = sum over items of round((net - share of the extra) x rate / 100)
-  + round(shipping x invoice rate / 100) when shipping is taxable
-  + round(cod x invoice rate / 100)
-  Only the extra is shared over the items, in proportion to their net, each share rounded to the
-  cent, the remainder on the largest item (the first one on a tie).
-
-So an Enerpize document that carries the same lines with their own discounts, the extra spread
-the same way as fixed line discounts, shipping with the VAT tax when taxable, and the COD fee as a
-taxed line, totals exactly Salla's invoice total. The order's ``amounts`` are computed the same way
-(``discounts`` lists only the order's coupon, the extra).
+Its builders give every record fresh ids (order, reference, invoice, invoice number, item,
+product, customer) and validate what a test asks for; the records compute their own amounts
+(``salla_records``, where the rules Salla's examples fix are written down) and their own JSON
+(``salla_wire``). This module also re-exports the names importers use, so
+``from sandbox.salla_store import Invoice, SallaStore, line`` keeps working.
 
 Everything here is plain Python guarded by ``SallaStore.lock``; tests may add orders from their
 own thread while the simulator serves.
@@ -30,313 +14,33 @@ own thread while the simulator serves.
 from __future__ import annotations
 
 import threading
-import uuid
-from dataclasses import dataclass, field, replace
-from decimal import Decimal
+from dataclasses import replace
 from typing import Any
 
-from sandbox.money import ZERO, as_number, as_string, cents, dec
+from sandbox.money import dec
+from sandbox.salla_records import (
+    CREDIT_NOTE,
+    CREDIT_NOTE_AR,
+    CREDIT_TYPES,
+    TAX_INVOICE,
+    TAX_INVOICE_AR,
+    Customer,
+    Invoice,
+    InvoiceItem,
+    Line,
+    Order,
+    OrderItem,
+    line,
+    spread,
+)
+from sandbox.salla_wire import AMOUNT_STYLES, GUEST_STYLES, ORDER_STATUSES
 
-TAX_INVOICE = "Tax Invoice"
-CREDIT_NOTE = "Credit Note"
-TAX_INVOICE_AR = "فاتورة ضريبية"
-CREDIT_NOTE_AR = "إشعار دائن"
-_CREDIT_TYPES = {CREDIT_NOTE, CREDIT_NOTE_AR}
+__all__ = [
+    "AMOUNT_STYLES", "CREDIT_NOTE", "CREDIT_NOTE_AR", "GUEST_STYLES", "ORDER_STATUSES",
+    "TAX_INVOICE", "TAX_INVOICE_AR", "Customer", "Invoice", "InvoiceItem", "Line", "Order",
+    "OrderItem", "SallaStore", "dec", "line", "spread",
+]
 
-# slug -> (status id, Arabic name as Salla shows it)
-ORDER_STATUSES: dict[str, tuple[int, str]] = {
-    "payment_pending": (566146461, "بانتظار الدفع"),
-    "under_review": (566146469, "بإنتظار المراجعة"),
-    "in_progress": (1939592358, "قيد التنفيذ"),
-    "completed": (1298199463, "تم التنفيذ"),
-    "delivering": (349994915, "جاري التوصيل"),
-    "delivered": (1723506348, "تم التوصيل"),
-    "shipped": (814202285, "تم الشحن"),
-    "canceled": (525144736, "ملغي"),
-    "restoring": (1956875584, "قيد الإسترجاع"),
-    "restored": (989286562, "مسترجع"),
-}
-
-AMOUNT_STYLES = ("strings", "numbers")
-GUEST_STYLES = ("null", "absent", "no_id")
-
-
-# -- specs the tests write ------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Line:
-    """What a test asks for: one line of an order or an invoice.
-
-    ``price`` is per unit before tax, ``discount`` the line's fixed discount before tax.
-    ``item_id`` links an invoice line to an existing order item (Salla's ``item_id``).
-    ``sku=None`` is sent as JSON null; ``sku=""`` as an empty string.
-    """
-
-    name: str
-    price: Any
-    quantity: int = 1
-    sku: str | None = None
-    tax_percent: Any = "15"
-    discount: Any = "0"
-    product_id: int | None = None
-    type: str = "product"
-    item_id: int | None = None
-
-
-def line(name: str, price: Any, quantity: int = 1, **kwargs: Any) -> Line:
-    return Line(name, price, quantity, **kwargs)
-
-
-# -- records --------------------------------------------------------------------------------
-
-@dataclass
-class Customer:
-    id: int | None
-    first_name: str
-    last_name: str = ""
-    mobile: str | None = None
-    mobile_code: str = "+966"
-    email: str | None = None
-    country_code: str = "SA"
-    city: str = "الرياض"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id, "first_name": self.first_name, "last_name": self.last_name,
-            "mobile": self.mobile, "mobile_code": self.mobile_code, "email": self.email,
-            "country_code": self.country_code, "city": self.city,
-            "avatar": "https://cdn.assets.salla.network/prod/admin/images/avatar_male.png",
-        }
-
-
-@dataclass
-class _Priced:
-    """Amounts shared by order items and invoice items."""
-
-    name: str
-    sku: str | None
-    quantity: int
-    price: Decimal
-    discount: Decimal
-    tax_percent: Decimal
-    product_id: int
-    type: str
-
-    @property
-    def gross(self) -> Decimal:
-        return cents(self.price * self.quantity)
-
-    @property
-    def net(self) -> Decimal:
-        return cents(self.price * self.quantity - self.discount)
-
-    @property
-    def tax(self) -> Decimal:
-        return cents(self.net * self.tax_percent / 100)
-
-    @property
-    def total(self) -> Decimal:
-        return self.net + self.tax
-
-
-@dataclass
-class OrderItem(_Priced):
-    id: int = 0
-
-    def as_line(self, **overrides: Any) -> Line:
-        """This item as an invoice line linked to it; override e.g. ``quantity`` or ``sku``."""
-        spec = Line(self.name, self.price, self.quantity, sku=self.sku, tax_percent=self.tax_percent,
-                    discount=self.discount, product_id=self.product_id, type=self.type, item_id=self.id)
-        return replace(spec, **overrides)
-
-    def to_json(self, currency: str) -> dict[str, Any]:
-        return {
-            "id": self.id, "name": self.name, "sku": self.sku, "quantity": self.quantity,
-            "currency": currency, "product_type": self.type,
-            "amounts": {
-                "price_without_tax": _money(self.price, currency, "numbers"),
-                "total_discount": _money(self.discount, currency, "numbers"),
-                "tax": {"percent": as_string(self.tax_percent),
-                        "amount": _money(self.tax, currency, "numbers")},
-                # As in Salla's documented example, an order item's total is before tax.
-                "total": _money(self.net, currency, "numbers"),
-            },
-            "options": [], "notes": "",
-        }
-
-
-@dataclass
-class InvoiceItem(_Priced):
-    id: int = 0
-    item_id: int | None = None
-
-    def to_json(self, currency: str, style: str) -> dict[str, Any]:
-        return {
-            "id": self.id, "item_id": self.item_id, "product_id": self.product_id,
-            "name": self.name, "sku": self.sku, "quantity": self.quantity, "type": self.type,
-            "price": _money(self.price, currency, style),
-            "discount": _money(self.discount, currency, style),
-            "tax": {"percent": _percent(self.tax_percent, style),
-                    "amount": _money(self.tax, currency, style)},
-            "total": _money(self.total, currency, style),
-        }
-
-
-@dataclass
-class Invoice:
-    id: int
-    invoice_number: str
-    order_id: int
-    type: str
-    date: str
-    payment_method: str
-    currency: str
-    tax_percent: Decimal
-    items: list[InvoiceItem]
-    shipping: Decimal = ZERO
-    shipping_taxable: bool = True
-    cod: Decimal = ZERO
-    extra_discount: Decimal = ZERO  # invoice-level, on top of the lines' own discounts (a coupon)
-    amount_style: str = "strings"
-    stated_total: Decimal | None = None  # set only for a deliberately wrong invoice
-
-    @property
-    def is_credit_note(self) -> bool:
-        return self.type in _CREDIT_TYPES
-
-    @property
-    def sub_total(self) -> Decimal:
-        """Before any discount, as in Salla's documented example."""
-        return sum((item.gross for item in self.items), ZERO)
-
-    @property
-    def discount(self) -> Decimal:
-        """The invoice's whole discount before tax, as Salla sends it: the lines' and the extra."""
-        return sum((item.discount for item in self.items), ZERO) + self.extra_discount
-
-    @property
-    def tax_amount(self) -> Decimal:
-        nets = [item.net for item in self.items]
-        shares = spread(self.extra_discount, nets)
-        goods = sum((cents((net - share) * item.tax_percent / 100)
-                     for item, net, share in zip(self.items, nets, shares, strict=True)), ZERO)
-        shipping = cents(self.shipping * self.tax_percent / 100) if self.shipping_taxable else ZERO
-        cod = cents(self.cod * self.tax_percent / 100)
-        return goods + shipping + cod
-
-    @property
-    def computed_total(self) -> Decimal:
-        return self.sub_total - self.discount + self.shipping + self.cod + self.tax_amount
-
-    @property
-    def total(self) -> Decimal:
-        """The total Salla states (equal to ``computed_total`` unless built as a bad invoice)."""
-        return self.computed_total if self.stated_total is None else self.stated_total
-
-    def header_json(self) -> dict[str, Any]:
-        cur, style = self.currency, self.amount_style
-        return {
-            "id": self.id,
-            "invoice_number": self.invoice_number,
-            "uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"salla-sandbox-invoice-{self.id}")),
-            "order_id": self.order_id,
-            "invoice_reference_id": None,
-            "type": self.type,
-            "date": self.date,
-            "payment_method": self.payment_method,
-            "sub_total": _money(self.sub_total, cur, style),
-            "shipping_cost": {**_money(self.shipping, cur, style), "taxable": self.shipping_taxable},
-            "cod_cost": _money(self.cod, cur, style),
-            "discount": _money(self.discount, cur, style),
-            "tax": {"percent": _percent(self.tax_percent, style),
-                    "amount": _money(self.tax_amount, cur, style)},
-            "total": {"amount": as_number(self.total), "currency": cur},
-            "qr_code": f"sandbox-qr-{self.id}",
-        }
-
-    def to_json(self) -> dict[str, Any]:
-        return {**self.header_json(),
-                "items": [item.to_json(self.currency, self.amount_style) for item in self.items]}
-
-
-@dataclass
-class Order:
-    id: int
-    reference_id: int
-    customer: Customer | None
-    status_slug: str
-    payment_method: str
-    date: str  # "YYYY-MM-DD HH:MM:SS", Asia/Riyadh
-    currency: str
-    tax_percent: Decimal
-    items: list[OrderItem] = field(default_factory=list)
-    shipping: Decimal = ZERO
-    shipping_taxable: bool = True
-    cod: Decimal = ZERO
-    discount: Decimal = ZERO  # the order's coupon, on top of its items' own discounts
-    coupon_code: str | None = None
-    guest_style: str = "null"
-    invoices: list[Invoice] = field(default_factory=list)
-
-    def _as_invoice(self) -> Invoice:
-        """The order's own amounts, computed like one invoice of all its items."""
-        items = [InvoiceItem(i.name, i.sku, i.quantity, i.price, i.discount, i.tax_percent,
-                             i.product_id, i.type) for i in self.items]
-        return Invoice(0, "", self.id, TAX_INVOICE, self.date[:10], self.payment_method, self.currency,
-                       self.tax_percent, items, self.shipping, self.shipping_taxable, self.cod,
-                       self.discount)
-
-    def _status_json(self) -> dict[str, Any]:
-        status_id, name = ORDER_STATUSES.get(self.status_slug, (1, self.status_slug))
-        return {"id": status_id, "name": name, "slug": self.status_slug,
-                "customized": {"id": status_id + 1, "name": name}}
-
-    def _date_json(self) -> dict[str, Any]:
-        return {"date": f"{self.date}.000000", "timezone_type": 3, "timezone": "Asia/Riyadh"}
-
-    def summary_json(self) -> dict[str, Any]:
-        """The shape of a row of ``GET /orders``: no customer, no amounts breakdown."""
-        total = self._as_invoice().total
-        return {
-            "id": self.id, "reference_id": self.reference_id,
-            "total": {"amount": as_number(total), "currency": self.currency},
-            "date": self._date_json(), "status": self._status_json(),
-            "payment_method": self.payment_method,
-            "is_pending_payment": self.status_slug == "payment_pending",
-            "items": [{"name": i.name, "quantity": i.quantity} for i in self.items],
-        }
-
-    def to_json(self) -> dict[str, Any]:
-        amounts = self._as_invoice()
-        cur = self.currency
-        data: dict[str, Any] = {
-            "id": self.id, "reference_id": self.reference_id,
-            "status": self._status_json(), "date": self._date_json(),
-            "updated_at": self._date_json(),
-            "source": "store", "payment_method": self.payment_method, "currency": cur,
-            "amounts": {
-                "sub_total": _money(amounts.sub_total, cur, "numbers"),
-                "shipping_cost": _money(amounts.shipping, cur, "numbers"),
-                "cash_on_delivery": _money(amounts.cod, cur, "numbers"),
-                "tax": {"percent": as_string(self.tax_percent),
-                        "amount": _money(amounts.tax_amount, cur, "numbers")},
-                "discounts": ([{"title": "كوبون خصم", "type": "normal", "code": self.coupon_code or "",
-                                "discount": as_string(self.discount), "currency": cur,
-                                "discounted_shipping": "0.00"}] if self.discount else []),
-                "total": _money(amounts.total, cur, "numbers"),
-            },
-            "is_pending_payment": self.status_slug == "payment_pending",
-        }
-        if self.customer is not None:
-            data["customer"] = self.customer.to_json()
-        elif self.guest_style == "null":
-            data["customer"] = None
-        elif self.guest_style == "no_id":
-            data["customer"] = Customer(None, "زائر", "").to_json()
-        return data
-
-
-# -- the store ------------------------------------------------------------------------------
 
 class SallaStore:
     """Orders and invoices of one store, with builders that keep every amount consistent."""
@@ -478,7 +182,7 @@ class SallaStore:
                 id = self._next_invoice_id
             self._next_invoice_id = max(self._next_invoice_id, id + 1)
             if invoice_number is None:
-                prefix = "CN" if type in _CREDIT_TYPES else "INV"
+                prefix = "CN" if type in CREDIT_TYPES else "INV"
                 invoice_number = f"{prefix}-{self._next_invoice_number}"
                 self._next_invoice_number += 1
             invoice = Invoice(
@@ -566,24 +270,3 @@ class SallaStore:
         )
         self._next_invoice_item_id += 1
         return item
-
-
-def spread(discount: Decimal, nets: list[Decimal]) -> list[Decimal]:
-    """Share ``discount`` over lines in proportion to their net, to the cent; the rounding
-    remainder goes to the largest line (the first one on a tie)."""
-    base = sum(nets, ZERO)
-    if not discount or base <= 0:
-        return [ZERO for _ in nets]
-    shares = [cents(discount * net / base) for net in nets]
-    largest = max(range(len(nets)), key=lambda i: nets[i])
-    shares[largest] += discount - sum(shares, ZERO)
-    return shares
-
-
-def _money(value: Decimal, currency: str, style: str) -> dict[str, Any]:
-    amount: Any = as_number(value) if style == "numbers" else as_string(value)
-    return {"amount": amount, "currency": currency}
-
-
-def _percent(value: Decimal, style: str) -> Any:
-    return as_number(value) if style == "numbers" else as_string(value)
