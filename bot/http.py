@@ -1,4 +1,5 @@
-"""HTTP mode: ``POST /slack/events`` (Bolt, signature-checked) and ``GET /healthz``, on aiohttp."""
+"""The bot's HTTP server, on aiohttp: ``GET /healthz`` in both modes, and in HTTP mode
+``POST /slack/events`` (Bolt, signature-checked). Where ``/metrics`` and Salla's webhooks will go."""
 
 from __future__ import annotations
 
@@ -17,11 +18,12 @@ EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 
 
-def web_app(app: AsyncApp) -> web.Application:
+def web_app(app: AsyncApp, *, events: bool = True) -> web.Application:
+    """The routes; ``events``: Slack's requests come here (HTTP mode), not over Socket Mode."""
     deps = deps_of(app)
     signed = bool(deps.settings.slack_signing_secret and deps.settings.slack_signing_secret.get_secret_value())
 
-    async def events(request: web.Request) -> web.Response:
+    async def slack_events(request: web.Request) -> web.Response:
         timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
         if not signed or not timestamp.isdigit() or not request.headers.get("X-Slack-Signature"):
             # Bolt would answer these too; a malformed timestamp would make it answer 500, not 401.
@@ -38,20 +40,23 @@ def web_app(app: AsyncApp) -> web.Application:
         return web.json_response({"ok": True, "runs_in_flight": len(deps.worker.running)})
 
     web_application = web.Application()
-    web_application.router.add_post(EVENTS_PATH, events)
+    if events:
+        web_application.router.add_post(EVENTS_PATH, slack_events)
     web_application.router.add_get(HEALTH_PATH, health)
     return web_application
 
 
-async def start_http(app: AsyncApp, host: str = "127.0.0.1", port: int = 0) -> tuple[web.AppRunner, int]:
-    """Serve the app on ``host:port`` in the running loop (port 0 = any free port).
+async def start_http(app: AsyncApp, host: str = "127.0.0.1", port: int = 0, *,
+                     events: bool = True) -> tuple[web.AppRunner, int]:
+    """Serve the app on ``host:port`` in the running loop (port 0 = any free port); ``events=False``
+    in Socket Mode (``/healthz`` only).
 
     Returns the runner (``await runner.cleanup()`` stops it) and the port actually bound.
     """
-    runner = web.AppRunner(web_app(app), access_log=None)
+    runner = web.AppRunner(web_app(app, events=events), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
     bound = runner.addresses[0][1]
-    log.info("listening on http://%s:%s%s", host, bound, EVENTS_PATH)
+    log.info("listening on http://%s:%s%s", host, bound, EVENTS_PATH if events else HEALTH_PATH)
     return runner, bound

@@ -1,6 +1,6 @@
 """``salla-sync-bot``: Socket Mode (``SLACK_APP_TOKEN`` set, no ``--http``) or HTTP mode.
 
-    salla-sync-bot                       # Socket Mode: no public URL needed
+    salla-sync-bot                       # Socket Mode: no public URL needed; GET /healthz on --port
     salla-sync-bot --http --port 3000    # POST /slack/events, GET /healthz
 
 A missing or malformed setting stops start-up with one line naming the variable (exit 2).
@@ -37,7 +37,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="salla-sync-bot", description="The Salla Sync Slack bot.")
     parser.add_argument("--http", action="store_true", help="serve HTTP (POST /slack/events, GET /healthz) "
                                                             "instead of Socket Mode")
-    parser.add_argument("--port", type=int, default=3000, help="HTTP port (default 3000)")
+    parser.add_argument("--port", type=int, default=3000,
+                        help="HTTP port (default 3000): Slack's requests in HTTP mode, GET /healthz in both")
     parser.add_argument("--host", default="0.0.0.0", help="HTTP address to bind (default 0.0.0.0)")
     return parser.parse_args(argv)
 
@@ -93,12 +94,14 @@ async def serve(settings: Settings, args: argparse.Namespace) -> None:
                 await close_app(app)
         else:
             assert settings.slack_app_token is not None
+            runner, port = await start_http(app, args.host, args.port, events=False)
             handler = await start_socket_mode(app, settings.slack_app_token.get_secret_value())
-            log.info("salla-sync-bot: Socket Mode connected")
+            log.info("salla-sync-bot: Socket Mode connected; GET /healthz on %s:%s", args.host, port)
             try:
                 await stop.wait()
             finally:
                 await handler.close_async()
+                await runner.cleanup()
                 await worker.shutdown()
                 await close_app(app)
 

@@ -43,10 +43,13 @@ def free_port() -> int:
 
 
 class BotProcess:
-    """``salla-sync-bot --http`` on 127.0.0.1; ``start()`` returns once ``/healthz`` answers 200."""
+    """``salla-sync-bot --http`` on 127.0.0.1 (``socket_mode``: over Socket Mode, ``/healthz`` still on
+    its port); ``start()`` returns once ``/healthz`` answers 200."""
 
-    def __init__(self, env: dict[str, str], *, log_path: Path | None = None, port: int | None = None) -> None:
+    def __init__(self, env: dict[str, str], *, log_path: Path | None = None, port: int | None = None,
+                 socket_mode: bool = False) -> None:
         self.env = env
+        self.socket_mode = socket_mode
         self.log_path = log_path
         self.port = port or free_port()
         self.proc: subprocess.Popen | None = None
@@ -64,7 +67,8 @@ class BotProcess:
     def start(self, timeout: float = 30.0) -> str:
         self._log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot.main", "--http", "--host", "127.0.0.1", "--port", str(self.port)],
+            [sys.executable, "-m", "bot.main", *([] if self.socket_mode else ["--http"]),
+             "--host", "127.0.0.1", "--port", str(self.port)],
             env=self.env, stdout=self._log, stderr=self._log, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

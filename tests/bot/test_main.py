@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from bot.main import main
@@ -52,3 +54,28 @@ def test_a_missing_core_setting_is_named_too(clean_env, capsys):
 def test_a_malformed_setting_is_named(clean_env, capsys):
     clean_env.setenv("SLACK_API_URL", "slack.com/api")
     assert "SLACK_API_URL is malformed" in start([], capsys)
+
+
+def test_socket_mode_serves_the_health_check_too(tmp_path):
+    """A bot on Socket Mode (no public URL) still answers ``GET /healthz`` for its supervisor, and
+    takes no Slack request over HTTP."""
+    import urllib.error
+    import urllib.request
+
+    from sandbox import EnerpizeSimulator, SallaSimulator, sample_store
+    from sandbox.bot_process import BotProcess, bot_env
+    from sandbox.slack_sim import SlackSimulator
+
+    with SlackSimulator() as slack, SallaSimulator(store=sample_store()) as salla, EnerpizeSimulator() as enerpize:
+        env = bot_env(slack, salla, enerpize, f"sqlite:///{tmp_path / 'bot.db'}", SLACK_APP_TOKEN=slack.app_token)
+        with BotProcess(env, log_path=tmp_path / "bot.log", socket_mode=True) as bot:
+            with urllib.request.urlopen(bot.url + "/healthz", timeout=5) as response:
+                assert response.status == 200
+            deadline = time.monotonic() + 10
+            while not slack.socket_connections and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert slack.socket_connections, (tmp_path / "bot.log").read_text()
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(urllib.request.Request(bot.url + "/slack/events", data=b"{}", method="POST"),
+                                       timeout=5)
+            assert refused.value.code in (404, 405)
