@@ -99,6 +99,15 @@ def view_submission(view: dict[str, Any], values: dict[str, dict[str, Any]], *, 
     })
 
 
+def view_closed(view: dict[str, Any], *, user_id: str, team_id: str = TEAM_ID) -> SlackRequest:
+    """What Slack sends when someone closes (cancels) a view that set ``notify_on_close``."""
+    return payload_body({
+        "type": "view_closed", "team": {"id": team_id, "domain": "sandbox"}, "user": _user(user_id, team_id),
+        "api_app_id": APP_ID, "token": LEGACY_TOKEN, "view": view, "is_cleared": False,
+        "is_enterprise_install": False, "enterprise": None,
+    })
+
+
 def block_actions(action: dict[str, Any], *, user_id: str, trigger_id: str, container: dict[str, Any],
                   channel_id: str | None = None, message: dict[str, Any] | None = None,
                   view: dict[str, Any] | None = None, response_url: str | None = None,
@@ -151,6 +160,10 @@ class AppRequests(SlackWorkspace):
                     values[block["block_id"]] = {block["element"]["action_id"]: text}
                     break
         return view_submission(view, values, user_id=user_id, trigger_id=self.new_trigger_id())
+
+    def closing(self, view: dict[str, Any], *, user_id: str) -> SlackRequest:
+        """Cancel pressed on an opened ``view`` (Slack sends this only when the view asked for it)."""
+        return view_closed(view, user_id=user_id)
 
     def click(self, channel: str, ts: str, action_id: str, *, user_id: str) -> SlackRequest:
         """Clicking the button ``action_id`` on a message as it is now (LookupError when it has none)."""

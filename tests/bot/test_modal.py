@@ -40,9 +40,16 @@ async def test_every_broken_line_is_named_and_the_message_stays_short(bot):
 
 async def test_cancel_sends_nothing_and_nothing_runs(bot):
     view = await bot.open_modal()
+    mark = len(bot.slack.calls())
     assert not view.get("notify_on_close")  # Cancel just closes it; Slack tells the app nothing
     await bot.idle()
     assert bot.runs() == []
+    # Even if Slack did tell (a view_closed, as it sends for views that ask for it): nothing runs, nothing is posted.
+    reply = await bot.send(bot.slack.closing(view, user_id="U0ALICE"))
+    assert reply.status in (200, 404) and "Traceback" not in reply.text
+    await bot.idle()
+    assert bot.runs() == []
+    assert bot.slack_calls_since(mark) == []
 
 
 async def test_a_valid_submission_closes_the_modal_with_an_empty_ack_after_storing_the_run(bot):
@@ -60,7 +67,7 @@ async def test_when_the_run_cannot_be_stored_the_modal_stays_open_with_a_sentenc
     async def broken(*args, **kwargs):
         raise OperationalError("INSERT", {}, Exception("disk I/O error"))
 
-    monkeypatch.setattr(bot.service, "start_run", broken)
+    monkeypatch.setattr(bot.service.engine, "submit", broken)
     view = await bot.open_modal()
     body = (await bot.submit(view, "1001")).json()
     assert body["response_action"] == "errors"
