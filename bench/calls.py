@@ -44,7 +44,7 @@ async def _sync(settings, numbers: list[str], *, mapping: bool = True) -> int:
     async with open_service(settings) as service:
         if not mapping:
             service.enerpize.id_map = None
-        _, results = await service.sync(numbers, requested_by="bench", source="bench")
+        _, results = await service.sync(numbers, requested_by="bench", source="cli")
     assert all(r.status is SyncStatus.SUCCESS for r in results), results
     return sum(len(r.documents) for r in results)
 
@@ -53,11 +53,11 @@ async def _per_document(salla: SallaSimulator, enerpize: EnerpizeSimulator, work
                         cold: str, warm: list[str], restart: list[str], before: list[str]) -> tuple[float, EnerpizePerDocument]:
     settings = simulator_settings(salla, enerpize, f"sqlite:///{workdir / 'calls.db'}")
     async with open_service(settings) as service:
-        _, [first] = await service.sync([cold], requested_by="bench", source="bench")
+        _, [first] = await service.sync([cold], requested_by="bench", source="cli")
         assert first.status is SyncStatus.SUCCESS, first
         enerpize_cold = enerpize.call_count()
         enerpize.reset_counters()
-        _, results = await service.sync(warm, requested_by="bench", source="bench")
+        _, results = await service.sync(warm, requested_by="bench", source="cli")
         assert all(r.status is SyncStatus.SUCCESS for r in results), results
         enerpize_warm = enerpize.call_count() / sum(len(r.documents) for r in results)
     salla_per_order = salla.call_count() / (1 + len(warm))

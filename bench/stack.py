@@ -248,14 +248,13 @@ class Stack:
         return rows[0][0] if rows else None
 
     def reported(self, run_id: int) -> bool:
-        """Results, summary and totals are all in Slack (the bot clears the thread's lease then)."""
-        rows = self._query("SELECT r.state, t.lease_until FROM sync_run r JOIN slack_thread t ON t.run_id = r.id "
-                           "WHERE r.id = ?", run_id)
-        return bool(rows) and rows[0][0] in ("finished", "cancelled") and rows[0][1] is None
+        """Results, summary and totals are all in Slack (the run's report is done)."""
+        rows = self._query("SELECT state, reported_at FROM sync_run WHERE id = ?", run_id)
+        return bool(rows) and rows[0][0] in ("finished", "cancelled") and rows[0][1] is not None
 
     def unreported(self) -> int:
         """Runs whose thread is not complete yet."""
-        rows = self._query("SELECT COUNT(*) FROM slack_thread WHERE lease_until IS NOT NULL")
+        rows = self._query("SELECT COUNT(*) FROM sync_run WHERE reported_at IS NULL")
         return rows[0][0]
 
     def unfinished(self) -> int:

@@ -15,9 +15,12 @@ import click
 from sync_core.db_cli import db
 from sync_core.input_rules import parse_order_numbers
 from sync_core.logs import setup_logging
-from sync_core.results import OrderResult, SyncStatus, result_lines
+from sync_core.results import OrderResult, SyncStatus
+from sync_core.service import SyncService
 from sync_core.settings import ConfigError, Settings, load_settings
 from sync_core.store import SchemaError
+from sync_core.store.tables import RunSource
+from sync_core.terminal import TerminalReporter, print_run
 from sync_core.wiring import open_service
 
 EXIT_OK, EXIT_NOT_SYNCED, EXIT_BAD_INPUT = 0, 1, 2
@@ -37,32 +40,32 @@ def _fail(message: str) -> None:
     sys.exit(EXIT_BAD_INPUT)
 
 
-def format_results(results: Sequence[OrderResult]) -> str:
-    lines = [line for result in results for line in result_lines(result)]
-    if not lines:
-        return "(no results)"
-    width = max(len(line.number) for line in lines)
-    status_width = max(len(line.status.value) for line in lines)
-    return "\n".join(f"{line.number:<{width}}  {line.status.value:<{status_width}}  {line.detail}".rstrip()
-                     for line in lines)
-
-
-def summary(results: Sequence[OrderResult]) -> str:
-    counts = {s: sum(1 for r in results if r.status is s) for s in SyncStatus}
-    parts = [f"{counts[s]} {s.value}" for s in SyncStatus if counts[s]]
-    return f"{len(results)} order(s): " + ", ".join(parts)
-
-
 def exit_code(results: Sequence[OrderResult]) -> int:
     return EXIT_OK if all(r.status is SyncStatus.SUCCESS for r in results) else EXIT_NOT_SYNCED
 
 
-def print_run(run_id: int, results: Sequence[OrderResult], as_json: bool) -> None:
-    if as_json:
-        click.echo(json.dumps({"run_id": run_id, "results": [r.to_json() for r in results]}, ensure_ascii=False))
-    else:
-        click.echo(format_results(results))
-        click.echo(f"\nrun {run_id}: {summary(results)}")
+async def finish_left_runs(service: SyncService) -> list[int]:
+    """Runs an earlier ``salla-sync`` left unfinished (it was killed) whose lease ran out: finished
+    here before this command's own work, each number once, their results on stderr."""
+    engine = service.engine
+    engine.resumes = frozenset({RunSource.CLI})
+    engine.register(RunSource.CLI, lambda _run: TerminalReporter(left_by_earlier=True))
+    resumed = await engine.resume()
+    await engine.wait_idle()
+    return resumed
+
+
+async def run_here(service: SyncService, run: tuple[int, list[OrderResult]] | None,
+                   ) -> tuple[int, list[OrderResult]] | None:
+    """Say so when this command's run did not finish here (another process took it over)."""
+    if run is None:
+        return None
+    run_id, results = run
+    row = await asyncio.to_thread(service.store.get_run, run_id)
+    if row is None or row.reported_at is None:
+        click.echo(f"run {run_id} did not finish here; a running bot or the next salla-sync finishes it "
+                   f"(salla-sync log --run {run_id})", err=True)
+    return run
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -86,13 +89,15 @@ def sync(numbers: tuple[str, ...], file, as_json: bool, requested_by: str | None
     settings = _settings()
     who = requested_by or _user()
 
-    async def go() -> tuple[int, list[OrderResult]]:
+    async def go() -> tuple[int, list[OrderResult]] | None:
         async with open_service(settings) as service:
-            return await service.sync(parsed.numbers, requested_by=who, source="cli")
+            await finish_left_runs(service)
+            return await run_here(service, await service.sync(parsed.numbers, requested_by=who, source=RunSource.CLI,
+                                                              reporter=TerminalReporter(as_json=as_json)))
 
-    run_id, results = _run(go())
-    print_run(run_id, results, as_json)
-    sys.exit(exit_code(results))
+    run = _run(go())
+    assert run is not None
+    sys.exit(exit_code(run[1]))
 
 
 @main.command()
@@ -106,7 +111,10 @@ def retry(run_id: int, as_json: bool) -> None:
         async with open_service(settings) as service:
             if await asyncio.to_thread(service.store.get_run, run_id) is None:
                 return None, None
-            return await service.retry(run_id, requested_by=_user(), source="cli") or (None, [])
+            await finish_left_runs(service)  # RUN_ID among them, maybe: its numbers get their status first
+            again = await service.retry(run_id, requested_by=_user(), source=RunSource.CLI,
+                                        reporter=TerminalReporter(as_json=as_json))
+            return await run_here(service, again) or (None, [])
 
     new_run, results = _run(go())
     if results is None:
@@ -114,15 +122,16 @@ def retry(run_id: int, as_json: bool) -> None:
     if new_run is None:
         click.echo(f"run {run_id} has no failed orders; nothing to re-run")
         sys.exit(EXIT_OK)
-    print_run(new_run, results, as_json)
     sys.exit(exit_code(results))
 
 
 @main.command(name="log")
 @click.option("--status", type=click.Choice([s.value for s in SyncStatus], case_sensitive=False))
 @click.option("--limit", type=click.IntRange(1, 1000), default=30, show_default=True)
+@click.option("--run", "run_id", type=click.IntRange(min=1), default=None,
+              help="One run's results (the shape of sync's output, --json too).")
 @click.option("--json", "as_json", is_flag=True)
-def show_log(status: str | None, limit: int, as_json: bool) -> None:
+def show_log(status: str | None, limit: int, run_id: int | None, as_json: bool) -> None:
     """The Invoice Sync Log, newest first."""
     from sync_core.store import Store
 
@@ -133,6 +142,9 @@ def show_log(status: str | None, limit: int, as_json: bool) -> None:
         store = Store(settings.database_url)
     except SchemaError as exc:
         _fail(str(exc))
+    if run_id is not None:
+        _show_run(store, run_id, as_json)
+        return
     rows = store.log(status=status, limit=limit)
     if as_json:
         click.echo(json.dumps([r.model_dump(mode="json") for r in rows], ensure_ascii=False))
@@ -146,6 +158,18 @@ def show_log(status: str | None, limit: int, as_json: bool) -> None:
         amount = f"{r.amount} {r.currency}" if r.amount else ""
         click.echo(f"{r.created_at:%Y-%m-%d %H:%M}  {r.run_id:>4}  {r.number:<12} {r.kind or '':<7} {r.status:<16} "
                    f"{r.enerpize_number or '':<10} {amount:>10}  {r.reason or ''}".rstrip())
+
+
+def _show_run(store, run_id: int, as_json: bool) -> None:
+    run = store.get_run(run_id)
+    if run is None:
+        _fail(f"there is no run {run_id}")
+    results = store.run_results(run_id)
+    print_run(run_id, results, as_json)
+    if run.reported_at is None:
+        left = len(run.number_list) - len(results)
+        click.echo(f"run {run_id} is not finished yet ({left} of {run.total} number(s) without a result); a running "
+                   "bot or the next salla-sync finishes it", err=True)
 
 
 @main.command()

@@ -27,7 +27,7 @@ def _fail(message: str) -> None:
 
 
 def _engine():
-    from sync_core.store.store import make_engine
+    from sync_core.store.database import make_engine
 
     try:
         settings = load_settings()

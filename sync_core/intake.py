@@ -13,14 +13,17 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
+from datetime import timedelta
+
 from sync_core.store import Store
-from sync_core.store.store import NewRun
+from sync_core.store.runs import NewRun
 from sync_core.store.tables import SyncRun
 
 
 class RunIntake:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, owner: str | None = None, lease: timedelta | None = None) -> None:
         self._store = store
+        self.owner, self.lease = owner, lease  # each run is leased to this process from the start
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="salla-sync-intake")
         self._waiting: list[tuple[NewRun, asyncio.Future[SyncRun]]] = []
         self._writer: asyncio.Task | None = None
@@ -53,7 +56,8 @@ class RunIntake:
                 _settle(future, run)
 
     async def _insert(self, batch: list[NewRun]) -> list[SyncRun]:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._store.create_runs, batch)
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, lambda: self._store.create_runs(batch, owner=self.owner, lease=self.lease))
 
 
 def _settle(future: asyncio.Future[SyncRun], outcome: SyncRun | BaseException) -> None:

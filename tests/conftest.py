@@ -71,7 +71,7 @@ def _drop(admin, name: str) -> None:
 
 def _migrate(url: str) -> None:
     from sync_core.store.schema import upgrade
-    from sync_core.store.store import make_engine
+    from sync_core.store.database import make_engine
 
     engine = make_engine(url)
     try:

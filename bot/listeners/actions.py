@@ -7,6 +7,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
+from bot import buttons
 from bot.deps import Deps
 from bot.errors import tell_user
 from bot.ids import ActionId
@@ -45,7 +46,13 @@ def register(app: AsyncApp, deps: Deps) -> None:
 
         return listener
 
-    cancel_run = run_button("cancel", deps.worker.cancel)
-    rerun_failed = run_button("re-run", deps.worker.rerun)
+    async def cancel(run_id: int, user: str, notify) -> None:
+        await buttons.cancel(deps.worker, run_id, user, notify)
+
+    async def rerun(run_id: int, user: str, notify) -> None:
+        await buttons.rerun(deps.worker, run_id, user, notify)
+
+    cancel_run = run_button("cancel", cancel)
+    rerun_failed = run_button("re-run", rerun)
     app.action(ActionId.CANCEL_RUN.value)(cancel_run)
     app.action(ActionId.RERUN_FAILED.value)(rerun_failed)

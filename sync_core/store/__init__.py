@@ -2,7 +2,8 @@
 
 from sync_core.store.locks import LockTimeout
 from sync_core.store.schema import SchemaBehind, SchemaError, SchemaMissing, SchemaUnknown
-from sync_core.store.store import AlreadySynced, Claim, ClaimBusy, Store
+from sync_core.store.ledger import AlreadySynced, Claim, ClaimBusy
+from sync_core.store.store import Store
 
 __all__ = ["AlreadySynced", "Claim", "ClaimBusy", "LockTimeout", "SchemaBehind", "SchemaError", "SchemaMissing",
            "SchemaUnknown", "Store"]

@@ -43,9 +43,17 @@ VERSION_TABLE = "alembic_version"
 MIGRATION_LOCK = "migrate"
 MIGRATION_LOCK_TIMEOUT = 300.0  # seconds to wait for another process's migration
 
-# Modules whose SQLModel tables live in our database (their metadata is what autogenerate
-# compares against). A module that is not installed is skipped.
-TABLE_MODULES = ("sync_core.store.tables", "bot.threads")
+# Modules whose SQLModel tables live in our database (their metadata is what autogenerate and the
+# drift check compare against): the core's, and those other packages name as entry points in the
+# group ``salla_sync.tables`` (the Slack bot's threads), so the core names no surface.
+CORE_TABLES = "sync_core.store.tables"
+TABLE_ENTRY_POINTS = "salla_sync.tables"
+
+
+def table_modules() -> list[str]:
+    from importlib.metadata import entry_points
+
+    return [CORE_TABLES, *sorted(ep.value for ep in entry_points(group=TABLE_ENTRY_POINTS))]
 
 
 class SchemaError(RuntimeError):
@@ -74,7 +82,7 @@ class SchemaUnknown(SchemaError):
 def target_metadata() -> MetaData:
     from sqlmodel import SQLModel
 
-    for module in TABLE_MODULES:
+    for module in table_modules():
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -6,9 +6,10 @@ A change here needs a migration (``salla-sync db revision``); see ``sync_core/st
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime, timezone
 
-from sqlalchemy import BigInteger, Column, Index, Text
+from sqlalchemy import BigInteger, Column, Index, Text, text
 from sqlmodel import Field, SQLModel
 
 
@@ -16,16 +17,48 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+class RunState(str, enum.Enum):
+    """Where a run's sync is; whether it is reported too is ``SyncRun.reported_at``."""
+
+    PENDING = "pending"  # stored, no number started
+    RUNNING = "running"
+    FINISHED = "finished"  # every number has its result
+    CANCELLED = "cancelled"  # stopped on request: the numbers not started are ``Cancelled``
+
+
+class RunSource(str, enum.Enum):
+    """What started a run (its results are reported back there)."""
+
+    SLACK = "slack"  # the modal, the App Home button, a re-run button
+    CLI = "cli"  # ``salla-sync sync`` / ``retry``
+    DEMO = "demo"
+    AUDIT = "audit"
+    WEBHOOK = "webhook"
+
+
+class LedgerState(str, enum.Enum):
+    CLAIMED = "claimed"  # an attempt is creating the document (the claim is taken before Enerpize is called)
+    SYNCED = "synced"  # the document exists
+
+
 class SyncRun(SQLModel, table=True):
-    """One sync operation: who asked, from where, what they entered, and how it ended."""
+    """One sync operation: who asked, from where, what they entered, and how it ended.
+
+    One process at a time owns a run, from when it is stored until its results are reported
+    (``owner`` until ``lease_until``, renewed while it works); another takes it over only after.
+    """
 
     __tablename__ = "sync_run"
+    # Every process looks for runs to resume every few seconds: only the few not yet reported are
+    # in this index.
+    __table_args__ = (Index("ix_sync_run_unreported", "lease_until",
+                            sqlite_where=text("reported_at IS NULL"), postgresql_where=text("reported_at IS NULL")),)
 
     id: int | None = Field(default=None, primary_key=True)
     requested_by: str
-    source: str  # "slack", "cli", "demo"…
+    source: str  # a RunSource
     numbers: str = Field(sa_column=Column(Text, nullable=False))  # the input numbers, one a line
-    state: str = "pending"  # pending, running, finished, cancelled
+    state: str = RunState.PENDING.value  # a RunState
     retry_of: int | None = Field(default=None, foreign_key="sync_run.id", index=True)
     total: int = 0
     succeeded: int = 0
@@ -38,6 +71,11 @@ class SyncRun(SQLModel, table=True):
     owner: str | None = None
     lease_until: datetime | None = None
     cancel_requested: bool = False
+    cancel_requested_by: str | None = None
+    # How far the report got (its reporter's unit: result messages in a Slack thread), and when it
+    # was complete: a run resumed half-reported goes on from there, and a reported one never again.
+    report_cursor: int = 0
+    reported_at: datetime | None = None
 
     @property
     def number_list(self) -> list[str]:
@@ -64,6 +102,7 @@ class SyncRecord(SQLModel, table=True):
     enerpize_number: str | None = None
     amount: str | None = None
     currency: str | None = None
+    already_synced: bool = False
     created_at: datetime = Field(default_factory=utcnow, index=True)
 
 
@@ -80,7 +119,7 @@ class LedgerEntry(SQLModel, table=True):
     salla_order_id: int = Field(index=True, sa_type=BigInteger)
     kind: str
     po_number: str
-    state: str = "claimed"
+    state: str = LedgerState.CLAIMED.value  # a LedgerState
     claim_token: str | None = None
     claimed_by_run: int | None = None
     lease_until: datetime | None = None

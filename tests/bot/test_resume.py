@@ -1,4 +1,5 @@
-"""A run stored before the ack survives the bot: a restarted bot finds it and answers in Slack."""
+"""A run stored before the ack survives the bot: a restarted bot (or a replica) finds it and answers
+in Slack, in the same thread, without syncing again what was synced or posting twice what was posted."""
 
 from __future__ import annotations
 
@@ -8,7 +9,17 @@ from e2e_slack import CHANNEL, USER, lines_for, result_lines
 
 from bot.app import worker_of
 from bot.context import ModalContext, Origin
+from sync_core.reporting import LogOnlyReporter
 from sync_core.store.tables import utcnow
+
+
+def owner_gone(bot, run_id: int) -> None:
+    """As if the process that stored or drove the run died a lease ago."""
+    with bot.store.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE sync_run SET owner = 'dead', lease_until = %s WHERE id = %s"
+                             if conn.dialect.name == "postgresql" else
+                             "UPDATE sync_run SET owner = 'dead', lease_until = ? WHERE id = ?",
+                             (utcnow() - timedelta(seconds=1), run_id))
 
 
 async def test_a_run_left_behind_is_resumed_once(bot):
@@ -16,14 +27,15 @@ async def test_a_run_left_behind_is_resumed_once(bot):
     context = ModalContext(origin=Origin.COMMAND, user_id=USER, channel_id=CHANNEL)
     run_id = await worker.submit(["1001", "1099"], context, USER)  # stored, then the bot "died"
     assert await worker.resume() == []  # its lease is still live: maybe another replica drives it
-    bot.threads.set(run_id, lease_until=utcnow() - timedelta(seconds=1))
+    owner_gone(bot, run_id)
 
     assert await worker.resume() == [run_id]
     assert await worker.resume() == []  # taken: nobody else resumes it
     await bot.idle()
 
     thread = bot.threads.get(run_id)
-    assert bot.store.get_run(run_id).state == "finished"
+    run = bot.store.get_run(run_id)
+    assert run.state == "finished" and run.reported_at is not None
     [parent] = bot.slack.top_level(CHANNEL)
     assert parent.ts == thread.parent_ts
     lines = result_lines(bot.slack, thread)
@@ -34,9 +46,14 @@ async def test_a_run_that_ran_but_was_never_reported_is_reported_without_running
     worker = worker_of(bot.app)
     context = ModalContext(origin=Origin.COMMAND, user_id=USER, channel_id=CHANNEL)
     run_id = await worker.submit(["1001"], context, USER)
-    async for _ in bot.service.execute(run_id):  # it ran; then the bot died before posting anything
-        pass
-    bot.threads.set(run_id, lease_until=utcnow() - timedelta(seconds=1))
+
+    class DiesBeforeReporting(LogOnlyReporter):
+        async def report(self, live, results, cursor):
+            return False  # the bot died before posting anything
+
+    assert not await bot.service.engine.drive(run_id, DiesBeforeReporting())
+    assert bot.store.get_run(run_id).state == "finished"
+    owner_gone(bot, run_id)
     calls = len(bot.salla.calls)
 
     assert await worker.resume() == [run_id]
@@ -44,6 +61,44 @@ async def test_a_run_that_ran_but_was_never_reported_is_reported_without_running
 
     assert len(bot.salla.calls) == calls  # not synced again
     thread = bot.threads.get(run_id)
-    assert thread.lease_until is None  # reported
+    assert bot.store.get_run(run_id).reported_at is not None
     assert lines_for(result_lines(bot.slack, thread), "1001")
     assert await worker.resume() == []  # reported: nothing left to resume
+
+
+async def test_a_run_resumed_half_posted_posts_only_the_rest(bot, monkeypatch):
+    """Two of its result messages were posted (and counted in the run) when the bot died; the
+    process that resumes it posts the others, not the first two again."""
+    from bot import thread_reporter
+
+    one_each = lambda results: [m for r in results for m in result_messages_of([r])]  # noqa: E731
+    result_messages_of = thread_reporter.result_messages
+    monkeypatch.setattr(thread_reporter, "result_messages", one_each)  # a message per order: many messages
+    worker = worker_of(bot.app)
+    numbers = ["1001", "1003", "1005", "1099", "1016"]
+    run_id = await worker.submit(numbers, ModalContext(origin=Origin.COMMAND, user_id=USER, channel_id=CHANNEL), USER)
+
+    class DiesAfterTwo(thread_reporter.SlackThreadReporter):
+        async def report(self, live, results, cursor):
+            real = cursor.advance
+
+            async def advance():
+                return await real() and cursor.position < 2  # the process dies after the second
+
+            cursor.advance = advance
+            return await super().report(live, results, cursor)
+
+    first = DiesAfterTwo(worker.out, worker.threads, bot.store, worker.tuning)
+    assert not await bot.service.engine.drive(run_id, first)
+    assert bot.store.get_run(run_id).report_cursor == 2
+    first_lines = result_lines(bot.slack, bot.threads.get(run_id))
+    assert len(first_lines) == 3  # 1003 has two invoices
+    owner_gone(bot, run_id)
+
+    assert await worker.resume() == [run_id]
+    await bot.idle()
+    lines = result_lines(bot.slack, bot.threads.get(run_id))
+    assert lines[:3] == first_lines
+    assert sorted(len(lines_for(lines, n)) for n in numbers) == [1, 1, 1, 1, 2]  # 1003 has two invoices
+    assert len(lines) == len(set(lines)) == 6  # no line twice, none missing
+    assert bot.store.get_run(run_id).reported_at is not None

@@ -10,7 +10,7 @@ from sync_core.results import SyncStatus
 
 
 async def _sync_one(service, number: str):
-    _, [result] = await service.sync([number], requested_by="U1", source="test")
+    _, [result] = await service.sync([number], requested_by="U1", source="cli")
     return result
 
 

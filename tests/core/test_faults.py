@@ -43,10 +43,10 @@ async def test_refreshed_tokens_survive_a_restart(salla, enerpize, settings, sto
     old_refresh = settings.salla_refresh_token.get_secret_value()
     async with open_service(settings, store=store) as service:
         salla.expire_access_token()
-        assert (await service.sync(["1001"], requested_by="U1", source="test"))[1][0].status is SyncStatus.SUCCESS
+        assert (await service.sync(["1001"], requested_by="U1", source="cli"))[1][0].status is SyncStatus.SUCCESS
     salla.expire_access_token()
     async with open_service(settings, store=store) as service:  # same env tokens, now dead
-        _, [result] = await service.sync(["1002"], requested_by="U1", source="test")
+        _, [result] = await service.sync(["1002"], requested_by="U1", source="cli")
     assert result.status is SyncStatus.SUCCESS
     assert salla.refresh_count == 2 and not salla.revoked  # the old refresh token was never reused
     assert salla.refresh_token != old_refresh
@@ -55,7 +55,7 @@ async def test_refreshed_tokens_survive_a_restart(salla, enerpize, settings, sto
 async def test_revoked_tokens_fail_with_a_reason_not_a_crash(salla, service):
     salla.expire_access_token()
     salla.revoked = True
-    _, [result] = await service.sync(["1001"], requested_by="U1", source="test")
+    _, [result] = await service.sync(["1001"], requested_by="U1", source="cli")
     assert result.status is SyncStatus.FAILED
     assert "reconnect the Salla app" in result.reason
 
@@ -63,7 +63,7 @@ async def test_revoked_tokens_fail_with_a_reason_not_a_crash(salla, service):
 async def test_429_storm_every_order_still_synced(salla, enerpize, service):
     salla.fail_next(status=429, count=12, retry_after=1)
     enerpize.fail_next(status=429, count=6, retry_after=1)
-    _, results = await service.sync(SYNCABLE, requested_by="U1", source="test")
+    _, results = await service.sync(SYNCABLE, requested_by="U1", source="cli")
     assert [r.status for r in results] == [SyncStatus.SUCCESS] * len(SYNCABLE), [r for r in results if r.status is not SyncStatus.SUCCESS]
     assert len(all_docs(enerpize)) == 20
     assert_one_document_per_invoice(enerpize)
@@ -74,7 +74,7 @@ async def test_pacing_keeps_under_the_rate_limit(enerpize, database_url):
     with SallaSimulator(store=sample_store(), bucket=(12, 24.0)) as salla:
         async with open_service(simulator_settings(salla, enerpize, database_url)) as service:
             service.salla.pacer.window = 12 / 24.0
-            _, results = await service.sync(SYNCABLE, requested_by="U1", source="test")
+            _, results = await service.sync(SYNCABLE, requested_by="U1", source="cli")
         assert all(r.status is SyncStatus.SUCCESS for r in results)
         assert salla.throttled_count <= 2  # only the first burst may overrun, before the headers are seen
 
@@ -84,14 +84,14 @@ async def test_server_errors_then_success(salla, enerpize, service):
     salla.fail_next(status=503, count=1, path_contains="/orders")
     enerpize.fail_next(status=502, count=2, path_contains="/taxes")
     salla.drop_next(count=1, path_contains="/orders/invoices/")
-    _, [result] = await service.sync(["1002"], requested_by="U1", source="test")
+    _, [result] = await service.sync(["1002"], requested_by="U1", source="cli")
     assert result.status is SyncStatus.SUCCESS
     assert len(all_docs(enerpize)) == 2
 
 
 async def test_salla_down_fails_the_order_with_a_reason(salla, service, enerpize):
     salla.fail_next(status=503, count=100)
-    _, [result] = await service.sync(["1001"], requested_by="U1", source="test")
+    _, [result] = await service.sync(["1001"], requested_by="U1", source="cli")
     assert result.status is SyncStatus.FAILED and "Salla is not answering" in result.reason
     assert all_docs(enerpize) == []
 
@@ -103,7 +103,7 @@ async def test_create_stored_but_answer_lost_gives_exactly_one_document(mode, sa
         async with open_service(settings) as service:
             service.lost_answer_pause = 0.05
             enerpize.lose_next_create(kind=INVOICES, mode=mode)
-            _, [result] = await service.sync(["1001"], requested_by="U1", source="test")
+            _, [result] = await service.sync(["1001"], requested_by="U1", source="cli")
             assert result.status is SyncStatus.SUCCESS
             assert "linked" not in (result.documents[0].reason or "")
             [doc] = enerpize.documents[INVOICES]
@@ -117,14 +117,14 @@ async def test_crash_after_enerpize_stored_the_invoice_is_linked_on_the_next_run
     enerpize.hang_seconds = 30
     enerpize.lose_next_create(kind=INVOICES, mode="hang")
     async with open_service(settings, store=store) as service:
-        crashed = asyncio.create_task(service.sync(["1001"], requested_by="U1", source="test"))
+        crashed = asyncio.create_task(service.sync(["1001"], requested_by="U1", source="cli"))
         while not enerpize.documents[INVOICES]:
             await asyncio.sleep(0.02)
         crashed.cancel()  # the process dies here: no result, the claim is left behind
         with pytest.raises(asyncio.CancelledError):
             await crashed
     async with open_service(settings, store=store) as service:
-        _, [second] = await service.sync(["1001"], requested_by="U1", source="test")
+        _, [second] = await service.sync(["1001"], requested_by="U1", source="cli")
     assert second.status is SyncStatus.SUCCESS
     assert "linked, not created again" in second.documents[0].reason
     assert len(enerpize.documents[INVOICES]) == 1
@@ -136,7 +136,7 @@ async def test_an_attempt_whose_claim_was_taken_over_before_it_sends_sends_nothi
     store.claim_lease = timedelta(seconds=0.4)
     with EnerpizeSimulator(latency=0.25) as slow:
         async with open_service(simulator_settings(salla, slow, settings.database_url), store=store) as service:
-            syncing = asyncio.create_task(service.sync(["1001"], requested_by="U1", source="test"))
+            syncing = asyncio.create_task(service.sync(["1001"], requested_by="U1", source="cli"))
             while not await asyncio.to_thread(_claimed, store):
                 await asyncio.sleep(0.01)
             await asyncio.to_thread(_take_over, store)  # what another process does once the lease ran out
@@ -166,8 +166,8 @@ async def test_two_concurrent_runs_on_the_same_20_orders(salla, enerpize, settin
     store_a, store_b = Store(database_url), Store(database_url)
     try:
         async with open_service(settings, store=store_a) as a, open_service(settings, store=store_b) as b:
-            (_, ra), (_, rb) = await asyncio.gather(a.sync(numbers, requested_by="A", source="test"),
-                                                    b.sync(numbers, requested_by="B", source="test"))
+            (_, ra), (_, rb) = await asyncio.gather(a.sync(numbers, requested_by="A", source="cli"),
+                                                    b.sync(numbers, requested_by="B", source="cli"))
     finally:
         store_a.close()
         store_b.close()
@@ -178,10 +178,10 @@ async def test_two_concurrent_runs_on_the_same_20_orders(salla, enerpize, settin
 
 async def test_enerpize_rejection_is_a_readable_reason_and_frees_the_invoice(enerpize, service):
     enerpize.fail_next(status=400, count=1, path_contains="/invoices", method="POST")
-    _, [first] = await service.sync(["1001"], requested_by="U1", source="test")
+    _, [first] = await service.sync(["1001"], requested_by="U1", source="cli")
     assert first.status is SyncStatus.FAILED
     assert first.documents[0].reason.startswith("Enerpize rejected the invoice:")
-    _, [second] = await service.sync(["1001"], requested_by="U1", source="test")
+    _, [second] = await service.sync(["1001"], requested_by="U1", source="cli")
     assert second.status is SyncStatus.SUCCESS and not second.documents[0].already_synced
     assert len(enerpize.documents[INVOICES]) == 1
 
@@ -196,7 +196,7 @@ async def test_hundred_orders_on_the_120_plan_lose_nothing(enerpize, database_ur
     with SallaSimulator(store=store, bucket=(120, 60.0)) as salla:
         async with open_service(simulator_settings(salla, enerpize, database_url, salla_sync_concurrency=16)) as service:
             service.salla.pacer.window = 2.0
-            _, results = await service.sync(numbers, requested_by="U1", source="test")
+            _, results = await service.sync(numbers, requested_by="U1", source="cli")
         assert len(results) == 100 and all(r.status is SyncStatus.SUCCESS for r in results)
         assert salla.throttled_count <= 2
     assert_one_document_per_invoice(enerpize)

@@ -56,9 +56,9 @@ async def test_a_lost_answer_on_a_long_list_is_found_not_created_again(dialect, 
         settings = simulator_settings(salla, enerpize, database_url)
         async with open_service(settings) as service:
             service.lost_answer_pause = 0.01
-            _, [first] = await service.sync(["1003"], requested_by="U1", source="test")  # a warm index
+            _, [first] = await service.sync(["1003"], requested_by="U1", source="cli")  # a warm index
             enerpize.lose_next_create(kind=INVOICES, mode="drop")
-            _, [result] = await service.sync(["1001"], requested_by="U1", source="test")
+            _, [result] = await service.sync(["1001"], requested_by="U1", source="cli")
         assert first.status is SyncStatus.SUCCESS
         assert result.status is SyncStatus.SUCCESS, result
         assert len(enerpize.documents_with_po("SALLA-560001")) == 1
@@ -72,7 +72,7 @@ async def test_customers_and_products_are_never_created_twice(dialect, salla, da
             enerpize.add_client(client_number=f"other-{n}", business_name=f"Other {n}")
         async with open_service(simulator_settings(salla, enerpize, database_url)) as service:
             for number in ("1001", "1012"):  # one after the other: the second needs a look-up
-                _, [result] = await service.sync([number], requested_by="U1", source="test")
+                _, [result] = await service.sync([number], requested_by="U1", source="cli")
                 assert result.status is SyncStatus.SUCCESS, result
         numbers = [c["client_number"] for c in enerpize.clients]
         assert len(numbers) == len(set(numbers))
@@ -89,7 +89,7 @@ async def test_a_list_that_cannot_be_read_whole_fails_the_document_and_creates_n
     with EnerpizeSimulator(dialect="none") as enerpize:
         seed_documents(enerpize, REFUND_RECEIPTS, 25)
         async with open_service(simulator_settings(salla, enerpize, database_url)) as service:
-            _, [result] = await service.sync(["1002"], requested_by="U1", source="test")
+            _, [result] = await service.sync(["1002"], requested_by="U1", source="cli")
         invoice, refund = result.documents
         assert invoice.status is SyncStatus.SUCCESS
         assert refund.status is SyncStatus.FAILED

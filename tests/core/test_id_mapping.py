@@ -23,7 +23,7 @@ def client_and_product_calls(enerpize: EnerpizeSimulator) -> list[str]:
 async def sync_one(settings, number: str):
     """One sync in a service of its own, as a new process would (its caches start empty)."""
     async with open_service(settings) as service:
-        _, [result] = await service.sync([number], requested_by="U1", source="test")
+        _, [result] = await service.sync([number], requested_by="U1", source="cli")
     return result
 
 

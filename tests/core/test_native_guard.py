@@ -17,7 +17,7 @@ async def test_an_order_enerpize_synced_itself(guard, salla, enerpize, database_
     enerpize.add_native_invoice(10010)  # another order whose number contains 1001: not a match
     settings = simulator_settings(salla, enerpize, database_url, enerpize_native_salla=guard)
     async with open_service(settings) as service:
-        _, [result] = await service.sync(["1001"], requested_by="U1", source="test")
+        _, [result] = await service.sync(["1001"], requested_by="U1", source="cli")
     assert result.status is SyncStatus.SUCCESS
     [document] = result.documents
     ours = enerpize.documents_with_po("SALLA-560001")
@@ -33,7 +33,7 @@ async def test_the_guard_leaves_other_orders_and_returns_alone(salla, enerpize, 
     enerpize.add_native_invoice(1001)
     settings = simulator_settings(salla, enerpize, database_url, enerpize_native_salla=True)
     async with open_service(settings) as service:
-        _, results = await service.sync(["1001", "1002"], requested_by="U1", source="test")
+        _, results = await service.sync(["1001", "1002"], requested_by="U1", source="cli")
     assert [r.status for r in results] == [SyncStatus.SUCCESS, SyncStatus.SUCCESS]
     assert len(enerpize.documents_with_po("SALLA-560002", INVOICES)) == 1
     assert len(enerpize.documents_with_po("SALLA-560003", REFUND_RECEIPTS)) == 1

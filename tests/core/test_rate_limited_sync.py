@@ -30,7 +30,7 @@ def forty_orders():
 
 async def sync_all(salla: SallaSimulator, enerpize: EnerpizeSimulator, database_url: str, numbers: list[str]):
     async with open_service(simulator_settings(salla, enerpize, database_url)) as service:
-        _, results = await asyncio.wait_for(service.sync(numbers, requested_by="U1", source="test"), RUN_TIMEOUT)
+        _, results = await asyncio.wait_for(service.sync(numbers, requested_by="U1", source="cli"), RUN_TIMEOUT)
     return results
 
 
@@ -83,7 +83,7 @@ async def test_a_block_after_too_many_errors_stops_the_run_without_hammering(dat
 
 async def test_a_403_for_a_missing_scope_is_a_refusal_not_a_block(salla, enerpize, service):
     salla.fail_next(status=403, count=1, path_contains="/orders")  # "Forbidden", no word of a block
-    _, [refused] = await service.sync(["1001"], requested_by="U1", source="test")
-    _, [synced] = await service.sync(["1005"], requested_by="U1", source="test")
+    _, [refused] = await service.sync(["1001"], requested_by="U1", source="cli")
+    _, [synced] = await service.sync(["1005"], requested_by="U1", source="cli")
     assert refused.status is SyncStatus.FAILED and "HTTP 403" in refused.reason and BLOCKED not in refused.reason
     assert synced.status is SyncStatus.SUCCESS  # no pause: the next order is read at once

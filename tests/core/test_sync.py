@@ -6,6 +6,7 @@ import asyncio
 from decimal import Decimal
 
 from sandbox import INVOICES, REFUND_RECEIPTS
+from sync_core.reporting import LogOnlyReporter
 from sync_core.results import SyncStatus
 
 
@@ -14,7 +15,7 @@ def docs(enerpize, kind=INVOICES):
 
 
 async def test_found_by_reference_number_creates_the_invoice(service, enerpize):
-    run_id, [result] = await service.sync(["1001"], requested_by="U1", source="test")
+    run_id, [result] = await service.sync(["1001"], requested_by="U1", source="cli")
     assert result.status is SyncStatus.SUCCESS
     [doc] = result.documents
     [created] = docs(enerpize)
@@ -25,20 +26,20 @@ async def test_found_by_reference_number_creates_the_invoice(service, enerpize):
 
 
 async def test_found_by_internal_id(service, enerpize):
-    _, [result] = await service.sync(["418149281"], requested_by="U1", source="test")
+    _, [result] = await service.sync(["418149281"], requested_by="U1", source="cli")
     assert result.status is SyncStatus.SUCCESS
     assert result.salla_reference == 1012
     assert docs(enerpize)[0].total == Decimal("65.90")
 
 
 async def test_unknown_numbers_are_record_not_found(service, enerpize):
-    _, results = await service.sync(["1017", "999999999"], requested_by="U1", source="test")
+    _, results = await service.sync(["1017", "999999999"], requested_by="U1", source="cli")
     assert [r.status for r in results] == [SyncStatus.NOT_FOUND, SyncStatus.NOT_FOUND]
     assert enerpize.call_count() == 0
 
 
 async def test_invoice_and_return_become_two_documents_linked(service, enerpize):
-    _, [result] = await service.sync(["1002"], requested_by="U1", source="test")
+    _, [result] = await service.sync(["1002"], requested_by="U1", source="cli")
     assert result.status is SyncStatus.SUCCESS
     assert [d.kind.value for d in result.documents] == ["invoice", "return"]
     [invoice] = docs(enerpize)
@@ -50,14 +51,14 @@ async def test_invoice_and_return_become_two_documents_linked(service, enerpize)
 
 
 async def test_two_invoices_on_one_order(service, enerpize):
-    _, [result] = await service.sync(["1003"], requested_by="U1", source="test")
+    _, [result] = await service.sync(["1003"], requested_by="U1", source="cli")
     assert [d.status for d in result.documents] == [SyncStatus.SUCCESS] * 2
     assert sorted(d.total for d in docs(enerpize)) == [Decimal("138.00"), Decimal("448.50")]
 
 
 async def test_every_sample_invoice_total_matches_salla(service, enerpize):
     numbers = [str(n) for n in range(1001, 1016) if n != 1011]
-    _, results = await service.sync(numbers, requested_by="U1", source="test")
+    _, results = await service.sync(numbers, requested_by="U1", source="cli")
     assert all(r.status is SyncStatus.SUCCESS for r in results), [(r.number, r.documents) for r in results]
     created = docs(enerpize) + docs(enerpize, REFUND_RECEIPTS)
     assert len(created) == 20
@@ -68,22 +69,22 @@ async def test_every_sample_invoice_total_matches_salla(service, enerpize):
 
 
 async def test_order_without_invoice_fails_naming_its_status(service, enerpize):
-    _, [result] = await service.sync(["1011"], requested_by="U1", source="test")
+    _, [result] = await service.sync(["1011"], requested_by="U1", source="cli")
     assert result.status is SyncStatus.FAILED
     assert result.reason == "no invoice in Salla yet (order status: under_review)"
 
 
 async def test_totals_mismatch_fails_and_creates_nothing(service, enerpize):
-    _, [result] = await service.sync(["1016"], requested_by="U1", source="test")
+    _, [result] = await service.sync(["1016"], requested_by="U1", source="cli")
     assert result.status is SyncStatus.FAILED
     assert result.documents[0].reason.startswith("totals differ: Salla 144.75 SAR, Enerpize would be 143.75 SAR")
     assert docs(enerpize) == [] and enerpize.call_count(method="POST") == 0
 
 
 async def test_resync_creates_nothing_new(service, enerpize):
-    await service.sync(["1001", "1002"], requested_by="U1", source="test")
+    await service.sync(["1001", "1002"], requested_by="U1", source="cli")
     before = enerpize.call_count(method="POST")
-    _, results = await service.sync(["1001", "1002"], requested_by="U2", source="test")
+    _, results = await service.sync(["1001", "1002"], requested_by="U2", source="cli")
     assert all(r.status is SyncStatus.SUCCESS for r in results)
     assert all(d.already_synced and d.reason.startswith("already synced as") for r in results for d in r.documents)
     assert enerpize.call_count(method="POST") == before
@@ -91,7 +92,7 @@ async def test_resync_creates_nothing_new(service, enerpize):
 
 
 async def test_missing_sku_taken_from_the_order_item(service, enerpize):
-    await service.sync(["1010"], requested_by="U1", source="test")
+    await service.sync(["1010"], requested_by="U1", source="cli")
     [doc] = docs(enerpize)
     with_product = [i for i in doc.body["InvoiceItem"] if "product_id" in i]
     without = [i for i in doc.body["InvoiceItem"] if "product_id" not in i]
@@ -101,7 +102,7 @@ async def test_missing_sku_taken_from_the_order_item(service, enerpize):
 
 async def test_invoice_pages_are_all_read(salla, enerpize, service):
     salla.invoices_per_page = 1
-    _, [result] = await service.sync(["1013"], requested_by="U1", source="test")
+    _, [result] = await service.sync(["1013"], requested_by="U1", source="cli")
     assert len(result.documents) == 4 and result.status is SyncStatus.SUCCESS
 
 
@@ -109,13 +110,13 @@ async def test_loose_filters_are_never_trusted(salla, enerpize, service):
     salla.loose_reference_filter = "ignore"  # Salla returns every order, whatever the filter
     salla.orders_per_page = 50
     enerpize.loose_filters = True
-    _, results = await service.sync(["1001", "1017"], requested_by="U1", source="test")
+    _, results = await service.sync(["1001", "1017"], requested_by="U1", source="cli")
     assert [r.status for r in results] == [SyncStatus.SUCCESS, SyncStatus.NOT_FOUND]
     assert results[0].salla_reference == 1001
 
 
 async def test_the_log_records_every_number_and_document(service, store):
-    run_id, _ = await service.sync(["1002", "1017", "1011"], requested_by="U9", source="test")
+    run_id, _ = await service.sync(["1002", "1017", "1011"], requested_by="U9", source="cli")
     rows = store.run_records(run_id)
     assert [(r.number, r.kind, r.status) for r in rows if r.number == "1002"] == [
         ("1002", "invoice", "Success"), ("1002", "return", "Success")]
@@ -128,9 +129,9 @@ async def test_the_log_records_every_number_and_document(service, store):
 
 async def test_retry_reruns_only_the_failed_numbers_as_a_linked_run(service, enerpize, store):
     enerpize.fail_next(status=400, count=1, path_contains="/invoices", method="POST")
-    run_id, results = await service.sync(["1001", "1005", "1017"], requested_by="U1", source="test")
+    run_id, results = await service.sync(["1001", "1005", "1017"], requested_by="U1", source="cli")
     assert sorted(r.status.value for r in results) == ["Failed", "Record not found", "Success"]
-    retry_id, retried = await service.retry(run_id, requested_by="U2", source="test")
+    retry_id, retried = await service.retry(run_id, requested_by="U2", source="cli")
     assert len(retried) == 1 and retried[0].status is SyncStatus.SUCCESS
     assert store.get_run(retry_id).retry_of == run_id
     assert len(docs(enerpize)) == 2
@@ -138,26 +139,33 @@ async def test_retry_reruns_only_the_failed_numbers_as_a_linked_run(service, ene
 
 async def test_cancel_stops_orders_not_yet_started(salla, service, enerpize):
     salla.latency = 0.05
-    service.concurrency = 1
-    run = await service.start_run([str(n) for n in range(1001, 1011)], requested_by="U1", source="test")
+    service.engine.concurrency = 1
     seen = []
-    async for result in service.execute(run.id):
-        seen.append(result)
-        if len(seen) == 2:
-            assert service.cancel(run.id)
-    statuses = [r.status for r in seen]
+    cancelling = []
+
+    class CancelAfterTwo(LogOnlyReporter):
+        def result(self, live, result):
+            seen.append(result)
+            if len(seen) == 2:
+                cancelling.append(asyncio.create_task(service.engine.cancel(live.run_id, by="U2")))
+
+    run_id, results = await service.sync([str(n) for n in range(1001, 1011)], requested_by="U1", source="cli",
+                                         reporter=CancelAfterTwo())
+    assert cancelling and await cancelling[0]
+    statuses = [r.status for r in results]
     assert statuses.count(SyncStatus.CANCELLED) >= 6
-    assert len(seen) == 10
-    assert service.store.get_run(run.id).state == "cancelled"
+    assert len(seen) == len(results) == 10
+    run = service.store.get_run(run_id)
+    assert run.state == "cancelled" and run.cancel_requested_by == "U2"
     # Nothing cancelled reached Enerpize.
     created = {d.po_number for d in docs(enerpize) + docs(enerpize, REFUND_RECEIPTS)}
-    cancelled_orders = [r.number for r in seen if r.status is SyncStatus.CANCELLED]
-    assert all(not r.documents for r in seen if r.status is SyncStatus.CANCELLED)
+    cancelled_orders = [r.number for r in results if r.status is SyncStatus.CANCELLED]
+    assert all(not r.documents for r in results if r.status is SyncStatus.CANCELLED)
     assert len(created) <= 10 - len(cancelled_orders) + 2
 
 
 async def test_a_reference_search_matching_loosely_picks_the_exact_order(salla, service):
     salla.loose_reference_filter = "substring"
     salla.store.add_order(10012, customer=None, lines=[])  # "1001" is inside "10012"
-    _, [result] = await service.sync(["1001"], requested_by="U1", source="test")
+    _, [result] = await service.sync(["1001"], requested_by="U1", source="cli")
     assert result.salla_reference == 1001 and result.status is SyncStatus.SUCCESS

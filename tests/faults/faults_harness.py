@@ -217,8 +217,9 @@ class Cluster:
         return run
 
     def reported(self, run_id: int) -> bool:
-        thread = self.threads.get(run_id)
-        return thread is not None and thread.lease_until is None and self.run(run_id).state == "finished"
+        """Results, summary and totals are all in Slack: the run's report is done."""
+        run = self.run(run_id)
+        return run.reported_at is not None and run.state == "finished"
 
     def wait_reported(self, *run_ids: int, timeout: float = WAIT) -> None:
         wait_for(lambda: all(self.reported(r) for r in run_ids), timeout, 0.1,

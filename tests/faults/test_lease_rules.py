@@ -1,5 +1,5 @@
-"""The rules the fault tests rely on, checked directly on the database (both backends): which
-Slack threads a replica may take over, the compare-and-set on a thread's lease, the lease settings."""
+"""The rules the fault tests rely on, checked directly on the database (both backends): which runs
+a process may take over, the compare-and-set on a run's one lease, the lease settings."""
 
 from __future__ import annotations
 
@@ -7,74 +7,70 @@ from datetime import timedelta
 
 import pytest
 
-from bot.threads import SlackThread, ThreadStore
 from sync_core.settings import ConfigError, load_settings
 from sync_core.store import Store
+from sync_core.store.runs import NewRun
 from sync_core.store.tables import utcnow
+
+LEASE = timedelta(seconds=30)
 
 
 @pytest.fixture
-def db(database_url):
+def store(database_url):
     store = Store(database_url)
-    yield store, ThreadStore(store.engine)
+    yield store
     store.close()
 
 
-def submitted(store: Store, threads: ThreadStore, lease_seconds: float) -> int:
-    """A run stored with its thread, as ``RunWorker.submit`` does, its thread leased for ``lease_seconds``."""
-    run = store.create_run(["1001"], "U1", "slack")
-    threads.add(SlackThread(run_id=run.id, root_run_id=run.id, user_id="U1", origin="command",
-                            requested_channel="C1", lease_until=utcnow() + timedelta(seconds=lease_seconds)))
-    return run.id
+def submitted(store: Store, owner: str = "replica-a", lease: timedelta = LEASE) -> int:
+    """A run stored as the engine stores it: leased to the process that stored it, from that moment."""
+    return store.create_runs([NewRun(["1001"], "U1", "slack")], owner=owner, lease=lease)[0].id
 
 
-def test_a_just_submitted_run_is_not_taken_over(db):
-    store, threads = db
-    run_id = submitted(store, threads, 30)  # its replica is about to launch it
-    assert threads.take_over_stale(30) == []
-    assert store.acquire_run(run_id, "replica-a", timedelta(seconds=30))
+def expire(store: Store, run_id: int) -> None:
+    """As if the run's owner stopped renewing a lease ago (it died, or stalled)."""
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE sync_run SET lease_until = %s WHERE id = %s" if conn.dialect.name == "postgresql"
+                             else "UPDATE sync_run SET lease_until = ? WHERE id = ?",
+                             (utcnow() - timedelta(seconds=1), run_id))
 
 
-def test_a_run_a_live_process_executes_is_not_taken_over_even_when_its_thread_lease_ran_out(db):
-    store, threads = db
-    run_id = submitted(store, threads, -1)
-    assert store.acquire_run(run_id, "replica-a", timedelta(seconds=30))  # live: executing, lease renewed
-    assert threads.take_over_stale(30) == []
-    store.release_run(run_id, "replica-a")  # its owner's lease is gone (as if it died)
-    [(taken, _)] = threads.take_over_stale(30)
-    assert taken == run_id
-    assert threads.take_over_stale(30) == []  # taken once
+def test_a_just_submitted_run_is_not_taken_over(store):
+    run_id = submitted(store)
+    assert store.orphaned_runs() == []
+    assert not store.acquire_run(run_id, "replica-b", LEASE)
 
 
-def test_a_finished_run_not_yet_reported_is_taken_over_and_a_reported_one_never(db):
-    store, threads = db
-    run_id = submitted(store, threads, -1)
-    store.finish_run(run_id, [])
-    assert [r for r, _ in threads.take_over_stale(30)] == [run_id]
-    threads.reported(run_id)
-    assert threads.take_over_stale(30) == []
-    assert threads.renew_lease(run_id, 30) is None  # a reported thread's lease is never revived
+def test_a_run_whose_owner_is_gone_is_taken_over_once(store):
+    run_id = submitted(store)
+    expire(store, run_id)
+    assert [r.id for r in store.orphaned_runs()] == [run_id]
+    assert store.acquire_run(run_id, "replica-b", LEASE)
+    assert not store.acquire_run(run_id, "replica-c", LEASE)  # taken once
+    assert store.orphaned_runs() == []
 
 
-def test_runs_driven_here_are_excluded(db):
-    store, threads = db
-    run_id = submitted(store, threads, -1)
-    assert threads.take_over_stale(30, exclude={run_id}) == []
-    assert [r for r, _ in threads.take_over_stale(30)] == [run_id]
+def test_a_finished_run_not_yet_reported_is_taken_over_and_a_reported_one_never(store):
+    run_id = submitted(store)
+    assert store.finish_run(run_id, "replica-a", []) is not None
+    expire(store, run_id)
+    assert [r.id for r in store.orphaned_runs()] == [run_id]  # its results were never posted
+    assert store.acquire_run(run_id, "replica-b", LEASE)
+    assert store.mark_reported(run_id, "replica-b")
+    expire(store, run_id)
+    assert store.orphaned_runs() == []
+    assert not store.acquire_run(run_id, "replica-c", LEASE)
+    assert store.renew_run(run_id, "replica-b", LEASE) is None  # a reported run's lease is never revived
 
 
-def test_the_thread_lease_is_a_compare_and_set(db):
-    store, threads = db
-    run_id = submitted(store, threads, 30)
-    held = threads.get(run_id).lease_until
-    renewed = threads.renew_lease(run_id, 30, held)
-    assert renewed is not None
-    assert threads.renew_lease(run_id, 30, renewed) is not None  # the holder keeps renewing
-    threads.set(run_id, lease_until=utcnow() - timedelta(seconds=1))  # it stalled past its lease
-    [(_, theirs)] = threads.take_over_stale(30)
-    assert threads.renew_lease(run_id, 30, renewed) is None  # the stalled holder learns it lost the thread
-    assert threads.renew_lease(run_id, 30, theirs) is not None  # the new holder renews
-    assert threads.renew_lease(run_id, 30, None) is not None  # unconditional (no holder value): still renews
+def test_the_lease_is_a_compare_and_set_on_its_owner(store):
+    run_id = submitted(store)
+    assert store.renew_run(run_id, "replica-a", LEASE) is not None  # the holder keeps renewing
+    expire(store, run_id)  # it stalled past its lease
+    assert store.acquire_run(run_id, "replica-b", LEASE)
+    assert store.renew_run(run_id, "replica-a", LEASE) is None  # the stalled holder learns it lost the run
+    assert not store.advance_report(run_id, "replica-a", 1, LEASE)  # and can record nothing more
+    assert store.renew_run(run_id, "replica-b", LEASE) is not None  # the new holder renews
 
 
 def test_lease_settings():

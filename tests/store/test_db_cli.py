@@ -8,7 +8,7 @@ from sqlalchemy import text
 
 from sync_core.db_cli import db
 from sync_core.store.schema import head_revision, upgrade
-from sync_core.store.store import make_engine
+from sync_core.store.database import make_engine
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import time
 
 from sync_core.store import Store
 from sync_core.store.gate import TransactionGate
+from sync_core.store.runs import NewRun
 
 
 def test_an_urgent_waiter_goes_before_one_that_waited_longer():
@@ -37,7 +38,7 @@ def test_a_sqlite_file_store_uses_one_gated_connection_per_engine(tmp_path):
     try:
         assert store.intake_engine is not store.engine
         assert store.engine.pool.size() == 1 and store.intake_engine.pool.size() == 1
-        run = store.create_run(["1001"], "U1", "cli")  # the intake engine
+        run = store.create_runs([NewRun(["1001"], "U1", "cli")])[0]  # the intake engine
         assert store.get_run(run.id).number_list == ["1001"]  # the other one, after it
     finally:
         store.close()

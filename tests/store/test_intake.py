@@ -9,7 +9,7 @@ from sqlalchemy import event
 
 from sync_core.intake import RunIntake
 from sync_core.store import Store
-from sync_core.store.store import NewRun
+from sync_core.store.runs import NewRun
 from sync_core.store.tables import SyncRecord
 
 

@@ -22,7 +22,8 @@ from sync_core.store.schema import (
     target_metadata,
     upgrade,
 )
-from sync_core.store.store import make_engine
+from sync_core.store.database import make_engine
+from sync_core.store.runs import NewRun
 
 OUR_TABLES = {"sync_run", "sync_record", "ledger", "salla_token", "enerpize_id_map", "slack_thread", "slack_rerun"}
 
@@ -52,7 +53,7 @@ def test_an_empty_database_is_upgraded_to_head_and_matches_the_models(engine, em
     # The migrations and the models describe the same schema (a model change needs a revision:
     # `salla-sync db revision -m ...`).
     assert drift(engine) == []
-    run = store.create_run(["1001"], requested_by="U1", source="test")
+    run = store.create_runs([NewRun(["1001"], "U1", "cli")])[0]
     assert store.get_run(run.id).number_list == ["1001"]
 
 
@@ -84,7 +85,7 @@ def test_a_database_made_by_create_all_is_stamped_at_head(engine, empty_database
     assert current_revision(engine) is None
     ensure_schema(engine, allow_create=True)
     assert current_revision(engine) == head_revision()
-    Store(empty_database_url, engine=engine).create_run(["1"], requested_by="U1", source="test")
+    Store(empty_database_url, engine=engine).create_runs([NewRun(["1"], "U1", "cli")])
 
 
 def test_a_database_from_before_migrations_is_stamped_with_its_revision_then_reported_behind(engine):
@@ -210,7 +211,7 @@ def test_processes_starting_on_one_new_database_at_once_all_succeed(empty_databa
 
 
 def test_the_migrations_run_from_the_package_without_an_alembic_ini(empty_database_url, tmp_path):
-    code = ("import sys; from sync_core.store.schema import upgrade; from sync_core.store.store import make_engine;"
+    code = ("import sys; from sync_core.store.schema import upgrade; from sync_core.store.database import make_engine;"
             "print(upgrade(make_engine(sys.argv[1])))")
     done = subprocess.run([sys.executable, "-c", code, empty_database_url], cwd=tmp_path, capture_output=True,
                           text=True, timeout=120, env={**os.environ, "PYTHONPATH": os.getcwd()})

@@ -45,7 +45,7 @@ def run_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    from sync_core.store.store import make_engine
+    from sync_core.store.database import make_engine
 
     url = config.get_main_option("sqlalchemy.url") or os.environ.get("DATABASE_URL", "sqlite:///salla_sync.db")
     engine = make_engine(url)

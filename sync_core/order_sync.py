@@ -1,0 +1,91 @@
+"""Syncing one typed number: find the order in Salla, take its invoices, map each one, check its
+total, and hand it to the exactly-once protocol (``exactly_once.py``) that creates it in Enerpize.
+
+Never raises: every failure is a reason in the number's result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sync_core.enerpize.client import EnerpizeClient, EnerpizeRejected
+from sync_core.exactly_once import DocumentCreation, already_synced
+from sync_core.http import Unreachable
+from sync_core.mapping import MappingError, map_invoice, totals_mismatch
+from sync_core.results import DocumentResult, OrderResult, SyncStatus
+from sync_core.salla.client import SallaClient, SallaError
+from sync_core.salla.models import DocumentKind, SallaInvoice, SallaOrder, SallaOrderItem
+from sync_core.salla.tokens import SallaAuthError
+from sync_core.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class OrderSync:
+    """One per process; any number of orders at once on one event loop."""
+
+    def __init__(self, *, salla: SallaClient, enerpize: EnerpizeClient, store: Store,
+                 native_guard: bool = False, lost_answer_pause: float = 1.0) -> None:
+        self.salla = salla
+        self.enerpize = enerpize
+        self.store = store
+        self.creation = DocumentCreation(enerpize=enerpize, store=store, native_guard=native_guard,
+                                         lost_answer_pause=lost_answer_pause)
+
+    async def sync_number(self, number: str, run_id: int | None = None) -> OrderResult:
+        """Sync one input number; never raises: every failure is a reason in the result."""
+        try:
+            order = await self.salla.find_order(number)
+        except (SallaError, SallaAuthError, Unreachable) as exc:
+            return OrderResult(number=number, status=SyncStatus.FAILED, reason=str(exc))
+        except Exception:  # a bug must cost one order, not the run
+            log.exception("unexpected error looking up %s", number)
+            return OrderResult(number=number, status=SyncStatus.FAILED, reason="unexpected error reading Salla (see the bot's log)")
+        if order is None:
+            return OrderResult(number=number, status=SyncStatus.NOT_FOUND,
+                               reason="no order with this reference number or id in Salla")
+        base = dict(number=number, salla_order_id=order.id, salla_reference=order.reference_id)
+        try:
+            invoices = await self.salla.list_invoices(order.id)
+        except (SallaError, SallaAuthError, Unreachable) as exc:
+            return OrderResult(**base, status=SyncStatus.FAILED, reason=str(exc))
+        if not invoices:
+            status = order.status.slug or order.status.name or "unknown"
+            return OrderResult(**base, status=SyncStatus.FAILED,
+                               reason=f"no invoice in Salla yet (order status: {status})")
+        # Tax invoices before credit notes, so a return can name the invoice it refunds.
+        invoices.sort(key=lambda inv: (inv.kind is not DocumentKind.INVOICE, inv.id))
+        items_cache: dict[str, dict[int, SallaOrderItem]] = {}
+        documents = []
+        for invoice in invoices:
+            documents.append(await self._sync_invoice(order, invoice, run_id, items_cache))
+        return OrderResult(**base, status=OrderResult.overall(documents), documents=tuple(documents))
+
+    async def _sync_invoice(self, order: SallaOrder, header: SallaInvoice, run_id: int | None,
+                            items_cache: dict[str, dict[int, SallaOrderItem]]) -> DocumentResult:
+        kind = header.kind
+        ids = dict(salla_invoice_id=header.id, salla_invoice_number=header.invoice_number)
+        if kind is None:
+            return DocumentResult(kind=None, status=SyncStatus.FAILED, **ids,
+                                  reason=f'Salla invoice {header.label} has an unknown type "{header.type}"')
+        synced = await asyncio.to_thread(self.store.synced, header.id)
+        if synced is not None:
+            return already_synced(kind, ids, synced)
+        try:
+            invoice = await self.salla.get_invoice(header.id)
+            needs_items = any(i.sku is None and i.item_id is not None for i in invoice.items)
+            if needs_items and "items" not in items_cache:
+                items_cache["items"] = await self.salla.order_items(order.id)
+            draft = map_invoice(invoice, order, items_cache.get("items"))
+        except (SallaError, SallaAuthError, Unreachable, MappingError) as exc:
+            return DocumentResult(kind=kind, status=SyncStatus.FAILED, **ids, reason=str(exc))
+        fail = dict(kind=kind, status=SyncStatus.FAILED, total=abs(invoice.total), currency=draft.currency, **ids)
+        mismatch = totals_mismatch(invoice, draft)
+        if mismatch:
+            return DocumentResult(**fail, reason=mismatch)
+        try:
+            tax_ids = {rate: await self.enerpize.tax_id(rate) for rate in draft.tax_rates}
+        except (EnerpizeRejected, Unreachable) as exc:
+            return DocumentResult(**fail, reason=str(exc))
+        return await self.creation.create_once(order, invoice, draft, kind, ids, fail, tax_ids, run_id)

@@ -1,0 +1,86 @@
+"""The Invoice Sync Log: one record per input number and document, written by the run's owner."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+from sqlmodel import Session, col, select
+
+from sync_core.money import fmt, parse_amount
+from sync_core.results import DocumentResult, OrderResult, SyncStatus
+from sync_core.salla.models import DocumentKind
+from sync_core.store.database import insert_values, table_of
+from sync_core.store.tables import SyncRecord
+
+
+def records_of(run_id: int, result: OrderResult) -> list[SyncRecord]:
+    """The log's rows for one number: one per document, or one for the order when it has none."""
+    base = dict(run_id=run_id, number=result.number, salla_order_id=result.salla_order_id,
+                salla_reference=result.salla_reference)
+    if not result.documents:
+        return [SyncRecord(**base, status=result.status.value, reason=result.reason)]
+    return [SyncRecord(**base, salla_invoice_id=doc.salla_invoice_id, salla_invoice_number=doc.salla_invoice_number,
+                       kind=doc.kind.value if doc.kind else None, status=doc.status.value, reason=doc.reason,
+                       enerpize_id=doc.enerpize_id, enerpize_number=doc.enerpize_number,
+                       amount=fmt(doc.total) if doc.total is not None else None, currency=doc.currency,
+                       already_synced=doc.already_synced)
+            for doc in result.documents]
+
+
+def results_of(numbers: Sequence[str], records: Sequence[SyncRecord]) -> list[OrderResult]:
+    """The results of a run's numbers that have any, in input order, from its log rows."""
+    by_number: dict[str, list[SyncRecord]] = {}
+    for record in records:
+        by_number.setdefault(record.number, []).append(record)
+    results = []
+    for number in numbers:
+        rows = by_number.get(number)
+        if not rows:
+            continue
+        docs = tuple(
+            DocumentResult(kind=DocumentKind(r.kind) if r.kind else None, status=SyncStatus(r.status),
+                           salla_invoice_id=r.salla_invoice_id, salla_invoice_number=r.salla_invoice_number,
+                           enerpize_id=r.enerpize_id, enerpize_number=r.enerpize_number,
+                           total=parse_amount(r.amount) if r.amount else None, currency=r.currency,
+                           reason=r.reason, already_synced=r.already_synced)
+            for r in rows if r.salla_invoice_id is not None)
+        status = OrderResult.overall(docs) if docs else SyncStatus(rows[0].status)
+        results.append(OrderResult(number=number, status=status, reason=None if docs else rows[0].reason,
+                                   salla_order_id=rows[0].salla_order_id, salla_reference=rows[0].salla_reference,
+                                   documents=docs))
+    return results
+
+
+class RecordLog:
+    """The store's records (mixed into ``Store``, beside ``RunLog``)."""
+
+    def add_result(self, run_id: int, result: OrderResult, *, owner: str, lease: timedelta) -> bool:
+        """Write one number's outcome, only while ``owner`` holds the run, renewing its lease in the
+        same transaction; False (nothing written) when another process has taken the run over."""
+        rows = records_of(run_id, result)
+        with Session(self.engine) as session:
+            if not self._renew(session, run_id, owner, lease):
+                session.rollback()
+                return False
+            session.connection().execute(table_of(SyncRecord).insert(), [insert_values(row) for row in rows])
+            session.commit()
+            return True
+
+    def run_records(self, run_id: int) -> list[SyncRecord]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            return list(session.exec(select(SyncRecord).where(SyncRecord.run_id == run_id)
+                                     .order_by(col(SyncRecord.id))))
+
+    def run_results(self, run_id: int) -> list[OrderResult]:
+        """The run's results so far, in input order."""
+        run = self.get_run(run_id)
+        return results_of(run.number_list, self.run_records(run_id)) if run is not None else []
+
+    def log(self, *, status: str | None = None, limit: int = 50) -> list[SyncRecord]:
+        """The Invoice Sync Log, newest first."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            query = select(SyncRecord)
+            if status:
+                query = query.where(SyncRecord.status == status)
+            return list(session.exec(query.order_by(col(SyncRecord.id).desc()).limit(limit)))
