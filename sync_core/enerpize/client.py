@@ -1,8 +1,9 @@
 """The Enerpize adapter: the api2 subset the sync uses, behind one class.
 
 Enerpize publishes no API reference; this follows Daftra's official api2 document (same
-platform). The transport is ``api.py``, look-ups that never trust a filter ``lookups.py``, the
-bodies ``bodies.py``: a difference found on a real tenant is a change to one of them.
+platform). The transport is ``api.py``, look-ups that never trust a filter ``lookups.py``, which
+record a client number or SKU is ``ids.py``, the bodies ``bodies.py``: a difference found on a
+real tenant is a change to one of them.
 """
 
 from __future__ import annotations
@@ -10,18 +11,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from decimal import Decimal
 from collections.abc import Iterable
-from typing import Any, Protocol
+from decimal import Decimal
+from typing import Any
 
 import httpx
 
 from sync_core.enerpize.api import EnerpizeApi, EnerpizeRejected
 from sync_core.enerpize.bodies import api_id, document_body, money
-from sync_core.enerpize.lookups import (CLIENTS, INVOICES, PRODUCTS, REFUND_RECEIPTS, CannotConfirm, ListSpec,
-                                        Lookups, NoFilter)
+from sync_core.enerpize.ids import IdMapping, RecordIds
+from sync_core.enerpize.lookups import CLIENTS, INVOICES, PRODUCTS, REFUND_RECEIPTS, CannotConfirm, Lookups
 from sync_core.enerpize.models import CreatedDocument, CustomerRef, DocumentDraft
-from sync_core.http import ATTEMPTS, OutcomeUnknown, RateLimitPacer
+from sync_core.http import ATTEMPTS, RateLimitPacer
 from sync_core.money import parse_amount
 from sync_core.salla.models import DocumentKind
 
@@ -32,19 +33,6 @@ log = logging.getLogger(__name__)
 # Enerpize's name for each kind of document: its list and JSON key.
 _LIST = {DocumentKind.INVOICE: INVOICES, DocumentKind.RETURN: REFUND_RECEIPTS}
 _WHAT = {DocumentKind.INVOICE: "invoice", DocumentKind.RETURN: "return"}
-
-
-class IdMapping(Protocol):
-    """Where found and created ids are kept across restarts (``sync_core.store.id_map``)."""
-
-    def load(self, kind: str) -> dict[str, str]: ...
-    def get(self, kind: str, key: str) -> str | None: ...
-    def put(self, kind: str, key: str, enerpize_id: str) -> None: ...
-    def forget(self, kind: str, keys: Iterable[str]) -> None: ...
-
-
-# What each list's records are called in the id mapping.
-_MAPPED = {CLIENTS.label: "client", PRODUCTS.label: "product"}
 
 
 def _document(kind: DocumentKind, record: dict, enerpize_id: str | None = None) -> CreatedDocument:
@@ -59,13 +47,8 @@ class EnerpizeClient:
                  id_map: IdMapping | None = None) -> None:
         self.api = EnerpizeApi(http, api_url=api_url, api_key=api_key, pacer=pacer, attempts=attempts)
         self.lookups = Lookups(self.api)
-        self.id_map = id_map
+        self.ids = RecordIds(self.api, self.lookups, id_map)
         self._taxes: dict[Decimal, str] | None = None
-        # Ids of clients and products this process used (from the mapping, a look-up or a create).
-        self._ids: dict[str, dict[str, str]] = {CLIENTS.label: {}, PRODUCTS.label: {}}
-        self._mapping_read: set[str] = set()  # lists whose stored mapping is in ``_ids``
-        # Lists read whole by this process (no filter on the tenant): key -> id of every record.
-        self._scans: dict[str, dict[str, str]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
     def _lock(self, key: str) -> asyncio.Lock:
@@ -92,65 +75,10 @@ class EnerpizeClient:
             raise EnerpizeRejected(f"Enerpize has no tax with the rate {rate.normalize()}%: add it under Taxes")
         return found
 
-    async def _find_id(self, spec: ListSpec, key: str, *, again: bool = False) -> str | None:
-        """The id of the record whose key is ``key``: through a filter that works on this tenant,
-        else from one scan of the whole list (remembered; ``again`` reads it anew)."""
-        try:
-            found = await self.lookups.find_exact(spec, key)
-            return None if found is None else str(found["id"])
-        except NoFilter:
-            pass
-        async with self._lock(f"scan:{spec.label}"):
-            if again or spec.label not in self._scans:
-                self._scans[spec.label] = await self.lookups.scan_keys(spec)
-        return self._scans[spec.label].get(key)
-
-    async def _stored_id(self, spec: ListSpec, key: str) -> str | None:
-        """The id the database remembers for this key: the whole mapping is read once per process,
-        a key missing from it is asked for once more (another process may have stored it since)."""
-        if self.id_map is None:
-            return None
-        kind = _MAPPED[spec.label]
-        async with self._lock(f"mapping:{spec.label}"):
-            if spec.label not in self._mapping_read:
-                stored = await asyncio.to_thread(self.id_map.load, kind)
-                for stored_key, stored_id in stored.items():
-                    self._ids[spec.label].setdefault(stored_key, stored_id)
-                self._mapping_read.add(spec.label)
-                if key in stored:
-                    return stored[key]
-        return await asyncio.to_thread(self.id_map.get, kind, key)
-
-    async def _find_or_create(self, spec: ListSpec, key: str, body: dict, what: str) -> str:
-        """The record's id: remembered (this process, then the database), else found in Enerpize by
-        its unique key, else created there. A create that loses a race with another process (400,
-        the key is unique) or whose answer is lost is followed by a second look. Whatever is found
-        or created is stored, so the next process needs no look-up."""
-        known = self._ids[spec.label]
-        if key in known:
-            return known[key]
-        async with self._lock(f"{spec.label}:{key}"):
-            if key in known:
-                return known[key]
-            found = await self._stored_id(spec, key)
-            if found is None:
-                found = await self._find_id(spec, key)
-                if found is None:
-                    try:
-                        found = await self.api.post(spec.path, body, what)
-                    except (EnerpizeRejected, OutcomeUnknown):
-                        found = await self._find_id(spec, key, again=True)
-                        if found is None:
-                            raise
-                if self.id_map is not None:
-                    await asyncio.to_thread(self.id_map.put, _MAPPED[spec.label], key, found)
-            known[key] = found
-        return known[key]
-
     async def client_id(self, customer: CustomerRef) -> str:
         """Find or create the client by ``client_number`` (unique in Enerpize)."""
         number = customer.client_number
-        return await self._find_or_create(CLIENTS, number, {"Client": {
+        return await self.ids.find_or_create(CLIENTS, number, {"Client": {
             "client_number": number, "business_name": customer.name,
             "first_name": customer.first_name, "last_name": customer.last_name,
             "email": customer.email or "", "phone1": customer.phone or "",
@@ -163,7 +91,7 @@ class EnerpizeClient:
                                    "type": 1, "status": 0}
         if tax_id:
             product["tax1"] = api_id(tax_id)  # the document's types: number, integer id
-        return await self._find_or_create(PRODUCTS, sku, {"Product": product}, "product")
+        return await self.ids.find_or_create(PRODUCTS, sku, {"Product": product}, "product")
 
     async def ping(self) -> str:
         """A cheap authorised read, for ``salla-sync check``."""
@@ -177,16 +105,9 @@ class EnerpizeClient:
 
     async def forget_cached(self, *, client_number: str | None = None, skus: Iterable[str] = ()) -> None:
         """Enerpize refused a document: the ids it used may be gone there (a deleted client or
-        product). Drop them here and in the stored mapping, and the taxes and scans read so far, so
-        the next attempt looks them up afresh."""
+        product), and so may the taxes. The next attempt looks them up afresh."""
         self._taxes = None
-        self._scans.clear()
-        forget = {CLIENTS.label: [client_number] if client_number else [], PRODUCTS.label: list(skus)}
-        for label, keys in forget.items():
-            for key in keys:
-                self._ids[label].pop(key, None)
-            if self.id_map is not None and keys:
-                await asyncio.to_thread(self.id_map.forget, _MAPPED[label], keys)
+        await self.ids.forget(client_number=client_number, skus=skus)
 
     # --- documents ---------------------------------------------------------------------------
 
