@@ -37,7 +37,7 @@ def build_app(settings: Settings, service: SyncService, *, client: AsyncWebClien
     """
     if tuning is None:  # posting results Slack refused for a while is tried again at most a lease apart
         lease = settings.salla_sync_lease_seconds
-        tuning = Tuning(lease_seconds=lease, report_retry_initial=min(Tuning.report_retry_initial, lease / 4),
+        tuning = Tuning(report_retry_initial=min(Tuning.report_retry_initial, lease / 4),
                         report_retry_max=min(Tuning.report_retry_max, lease))
     owns_client = client is None
     if client is None:

@@ -19,9 +19,6 @@ class Tuning:
     rate_limit_retries: int = 8
     rate_limit_jitter: float = 1.0
     rate_limit_patience: float = 900.0
-    # A run's driver renews its hold on the run's thread every third of this; every third of it,
-    # each replica takes over the runs whose driver is gone (``SALLA_SYNC_LEASE_SECONDS``).
-    lease_seconds: float = 30.0
     # While Slack is down (5xx, unreachable, rate limits past the patience above), a finished run's
     # results wait in the database: posting them is tried again after this, then twice as long
     # each time, at most ``report_retry_max`` apart (and at most a lease apart), for as long as it takes.

@@ -72,7 +72,6 @@ class RateLimitPacer:
         self._clock, self._wall, self._sleep = clock, wall, sleep
         self.limit: int | None = None
         self.leak = 0.0  # learned slots a second; 0 until seen
-        self.refused = 0  # 429s answered to requests this pacer let out
         self._answered = False
         self._base = 0.0  # slots free at _base_at, every request then in flight counted as spent
         self._base_at = 0.0
@@ -211,7 +210,6 @@ class RateLimitPacer:
         self._changed.set()
 
     def _refused(self, now: float, headers: RateHeaders, was_probe: bool) -> None:
-        self.refused += 1
         wait = headers.retry_after if headers.retry_after is not None else DEFAULT_RETRY_AFTER
         self._blocked_until = max(self._blocked_until, now + wait)
         if was_probe:  # probing this often costs 429s: probe less often

@@ -62,7 +62,6 @@ class TokenManager:
         self._store = store
         self._http = http
         self._lock = asyncio.Lock()
-        self.refreshes = 0
 
     async def refresh(self, rejected_access_token: str) -> str:
         """Get a working access token after ``rejected_access_token`` was refused (401).
@@ -112,6 +111,5 @@ class TokenManager:
             raise SallaAuthError("Salla's token refresh answer had no tokens")
         await asyncio.to_thread(self._store.save_tokens, access, refresh, expiry_from(answer))
         self.access_token, self._refresh_token = access, refresh
-        self.refreshes += 1
         log.info("Salla access token refreshed")
         return access
