@@ -42,10 +42,10 @@ class RunWorker:
     # --- tasks ------------------------------------------------------------------------------
 
     def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str | None = None) -> asyncio.Task:
-        return self.engine.spawn(coro, name=name)
+        return self.engine.tasks.spawn(coro, name=name)
 
     async def wait_idle(self, timeout: float | None = None) -> bool:
-        return await self.engine.wait_idle(timeout)
+        return await self.engine.tasks.wait_idle(timeout)
 
     async def shutdown(self, timeout: float = 20.0) -> None:
         await self.engine.shutdown(timeout)

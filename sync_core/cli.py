@@ -51,7 +51,7 @@ async def finish_left_runs(service: SyncService) -> list[int]:
     engine.resumes = frozenset({RunSource.CLI})
     engine.register(RunSource.CLI, lambda _run: TerminalReporter(left_by_earlier=True))
     resumed = await engine.resume()
-    await engine.wait_idle()
+    await engine.tasks.wait_idle()
     return resumed
 
 

@@ -22,10 +22,9 @@ import os
 import socket
 import uuid
 from collections import Counter
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 from sqlmodel import SQLModel
 
@@ -37,6 +36,7 @@ from sync_core.store import Store
 from sync_core.store.records import results_of
 from sync_core.store.runs import ACTIVE, NewRun
 from sync_core.store.tables import RunSource, RunState, SyncRun
+from sync_core.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class RunEngine:
         self._intake = RunIntake(store, owner=self.owner, lease=lease)
         self._runs: dict[int, _Control] = {}
         self._driving: Counter[int] = Counter()  # runs launched here (maybe not started yet)
-        self._tasks: set[asyncio.Task] = set()
+        self.tasks = TaskSet()  # runs, and whatever the surfaces hand over (``spawn``)
         self._resumer: asyncio.Task | None = None
         self._slots: asyncio.Semaphore | None = None
         self._slots_size = 0
@@ -110,7 +110,7 @@ class RunEngine:
     def launch(self, run_id: int, reporter: Reporter | None = None) -> asyncio.Task:
         """Drive the run as a task of the engine's (``wait_idle`` waits for it)."""
         self._driving[run_id] += 1
-        task = self.spawn(self._drive_quietly(run_id, reporter), name=f"salla-sync-run-{run_id}")
+        task = self.tasks.spawn(self._drive_quietly(run_id, reporter), name=f"salla-sync-run-{run_id}")
         task.add_done_callback(lambda _: self._undrive(run_id))
         return task
 
@@ -178,36 +178,6 @@ class RunEngine:
             control.cancelled.set()
         return asked
 
-    # --- tasks --------------------------------------------------------------------------------
-
-    def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str | None = None) -> asyncio.Task:
-        """Run ``coro`` as the engine's task (tracked, so ``wait_idle`` waits for it)."""
-        task = asyncio.get_running_loop().create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-        return task
-
-    def _done(self, task: asyncio.Task) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("task %s failed", task.get_name(), exc_info=task.exception())
-
-    def _undrive(self, run_id: int) -> None:
-        self._driving[run_id] -= 1
-        if self._driving[run_id] <= 0:
-            del self._driving[run_id]
-
-    async def wait_idle(self, timeout: float | None = None) -> bool:
-        """Wait until every task in flight is done (tasks may start others). False on timeout."""
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
-        while self._tasks:
-            remaining = None if deadline is None else deadline - loop.time()
-            if remaining is not None and remaining <= 0:
-                return False
-            await asyncio.wait(set(self._tasks), timeout=remaining)
-        return True
-
     async def shutdown(self, timeout: float = 20.0) -> None:
         """Stop resuming; let runs finish for a while, then stop them: what is left is resumed after
         one lease by another process (or this one, restarted)."""
@@ -215,10 +185,12 @@ class RunEngine:
             self._resumer.cancel()
             await asyncio.gather(self._resumer, return_exceptions=True)
             self._resumer = None
-        if not await self.wait_idle(timeout):
-            for task in list(self._tasks):
-                task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.tasks.shutdown(timeout)
+
+    def _undrive(self, run_id: int) -> None:
+        self._driving[run_id] -= 1
+        if self._driving[run_id] <= 0:
+            del self._driving[run_id]
 
     # --- one run ------------------------------------------------------------------------------
 

@@ -119,7 +119,7 @@ async def test_a_run_left_by_a_dead_process_is_finished_by_another(salla, enerpi
     await asyncio.sleep(LEASE.total_seconds() + 0.1)
     assert await b.engine.resume() == [run.id]
     assert await b.engine.resume() == []  # taken: resumed once
-    await b.engine.wait_idle()
+    await b.engine.tasks.wait_idle()
 
     results = await b.run_results(run.id)
     assert [r.number for r in results] == NUMBERS  # every number has exactly one final status
@@ -171,7 +171,7 @@ async def test_a_process_that_lost_its_lease_writes_and_reports_nothing_more(sal
     frozen.set()
     await asyncio.sleep(LEASE.total_seconds() + 0.5)  # A's lease runs out
     assert await b.engine.resume() == [run.id]
-    await b.engine.wait_idle()
+    await b.engine.tasks.wait_idle()
     written = len(b.store.run_records(run.id))
     thawed.set()
     assert await driving is False  # A learns it lost the run at its next write or renewal, and stops
@@ -199,7 +199,7 @@ async def test_a_run_resumed_half_reported_reports_only_the_rest(salla, two):
     b.engine.register(RunSource.CLI, lambda _run: second)
     await asyncio.sleep(LEASE.total_seconds() + 0.1)
     assert await b.engine.resume() == [run.id]
-    await b.engine.wait_idle()
+    await b.engine.tasks.wait_idle()
     assert len(salla.calls) == calls  # synced already: not again
     assert first.lines + second.lines == NUMBERS[:6]  # no line twice, none missing
     assert b.store.get_run(run.id).reported_at is not None
@@ -231,5 +231,5 @@ async def test_a_source_this_process_does_not_resume_is_left_alone(two):
     assert await b.engine.resume() == []
     b.engine.resumes = None
     assert await b.engine.resume() == [run.id]
-    await b.engine.wait_idle()
+    await b.engine.tasks.wait_idle()
     assert b.store.get_run(run.id).reported_at is not None  # no Slack here: its results are in the log
