@@ -43,7 +43,7 @@ async def _sync(settings, numbers: list[str], *, mapping: bool = True) -> int:
     """Sync ``numbers`` in a service of its own (a new process's caches); the documents made."""
     async with open_service(settings) as service:
         if not mapping:
-            service.enerpize.id_map = None
+            service.enerpize.ids.id_map = None
         _, results = await service.sync(numbers, requested_by="bench", source="cli")
     assert all(r.status is SyncStatus.SUCCESS for r in results), results
     return sum(len(r.documents) for r in results)
