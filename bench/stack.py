@@ -1,12 +1,14 @@
 """The bot as Slack sees it: a real ``salla-sync-bot --http`` process against the three simulators.
 
     with Stack(salla_store, plan=720, latency=0.12, workdir=tmp) as stack:
-        view = await stack.open_modal(http, user="U1", channel="C1")    # signed /salla-sync -> views.open
-        sent, ack = await stack.submit(http, view, "1001\\n1002", user="U1")
-        done = await stack.wait_reported(run_id)
+        ack, trigger = await stack.command(http, user="U1", channel="C1")  # signed /salla-sync
+        view = await stack.opened_view(trigger)                           # the bot's views.open
+        ack = await stack.submit(http, view, "1001\\n1002", user="U1")
+        done = await stack.wait_reported(stack.run_of("U1"), timeout=60)
 
-Requests are signed and POSTed to ``/slack/events`` exactly as Slack sends them; an acknowledgement's
-latency is the HTTP response time of that POST, seen from here (the client side, as Slack sees it).
+Requests are signed and POSTed to ``/slack/events`` exactly as Slack sends them (``SlackDriver``); an
+acknowledgement's latency is the HTTP response time of that POST, seen from here (the client side,
+as Slack sees it).
 Every clock here is ``time.monotonic`` (the Slack simulator's ``ApiCall.at`` uses it too).
 
 Three processes: this one (the measuring client and the Slack simulator, whose recorded calls the
@@ -20,6 +22,7 @@ import asyncio
 import logging
 import sqlite3
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,9 +34,8 @@ from aiohttp import web
 from bench.remote_sims import RemoteEnerpize, RemoteSalla, RemoteSims
 from sandbox.bot_process import SIGNING_SECRET, BotProcess, bot_env
 from sandbox.salla_store import SallaStore
+from sandbox.slack_driver import EVENTS_PATH, Answer, SlackDriver
 from sandbox.slack_sim import ApiCall, SlackRequest, SlackSimulator, _decode
-
-EVENTS_PATH = "/slack/events"
 
 
 class PacedSlack(SlackSimulator):
@@ -207,12 +209,19 @@ class Stack:
 
     # --- what Slack sends ------------------------------------------------------------------------
 
-    async def post(self, http: aiohttp.ClientSession, request: SlackRequest) -> Ack:
-        headers = request.headers(SIGNING_SECRET)
+    def driver(self, http: aiohttp.ClientSession) -> SlackDriver:
+        """Slack in front of the bot, sending over ``http``: signs and sends what Slack sends."""
+        assert self.bot is not None
+        return SlackDriver(self.slack, self.bot.url, SIGNING_SECRET, http)
+
+    @staticmethod
+    async def _timed(answer: Awaitable[Answer]) -> Ack:
         sent = time.monotonic()
-        async with http.post(self.events_url, data=request.body, headers=headers) as response:
-            body = await response.text()
-        return Ack(sent, time.monotonic() - sent, response.status, body)
+        status, body = await answer
+        return Ack(sent, time.monotonic() - sent, status, body)
+
+    async def post(self, http: aiohttp.ClientSession, request: SlackRequest) -> Ack:
+        return await self._timed(self.driver(http).post(request))
 
     async def command(self, http: aiohttp.ClientSession, *, user: str, channel: str) -> tuple[Ack, str]:
         """``/salla-sync`` with no text; the ack and the command's trigger_id."""
@@ -234,7 +243,7 @@ class Stack:
 
     async def submit(self, http: aiohttp.ClientSession, view: dict[str, Any], text: str, *, user: str) -> Ack:
         """The modal's view_submission with ``text`` in its input."""
-        return await self.post(http, self.slack.submission(view, text, user_id=user))
+        return await self._timed(self.driver(http).submit(view, text, user=user))
 
     # --- what the bot stored -------------------------------------------------------------------
 

@@ -27,7 +27,8 @@ from sandbox.enerpize_sim import EnerpizeSimulator
 from sandbox.salla_sim import SallaSimulator
 from sandbox.sample_store import sample_store
 from sandbox.settings import simulator_settings
-from sandbox.slack_sim import SlackRequest, SlackSimulator
+from sandbox.slack_driver import SlackDriver
+from sandbox.slack_sim import SlackSimulator
 from sync_core.http import ATTEMPTS
 from sync_core.input_rules import parse_order_numbers
 from sync_core.settings import Settings
@@ -60,29 +61,22 @@ async def _demo(numbers: list[str], settings: Settings, slack: SlackSimulator, s
     async with open_service(settings) as service, aiohttp.ClientSession() as http:
         app = build_app(settings, service, tuning=FAST)
         runner, port = await start_http(app)
-        url = f"http://127.0.0.1:{port}/slack/events"
-
-        async def send(request: SlackRequest) -> tuple[int, str]:
-            async with http.post(url, data=request.body, headers=request.headers(SECRET)) as response:
-                return response.status, await response.text()
-
+        driver = SlackDriver(slack, f"http://127.0.0.1:{port}", SECRET, http)  # Slack, in front of the bot
         try:
             _say(f"@{USER} in #{CHANNEL}: /salla-sync")
-            status, _ = await send(slack.command("", user_id=USER, channel_id=CHANNEL))
-            await wait_for_runs(app, timeout=30)
-            view = slack.opened_views[-1]
+            view = await driver.open_view(user=USER, channel=CHANNEL)  # acknowledged with an empty 200
             label = next(b["label"]["text"] for b in view["blocks"] if b.get("type") == "input")
-            click.echo(f"    (ack {status}; a modal opens: \"{view['title']['text']}\", field \"{label}\")\n")
+            click.echo(f"    (ack 200; a modal opens: \"{view['title']['text']}\", field \"{label}\")\n")
 
             _say("A line with a comma is refused inline, and nothing runs:")
-            status, body = await send(slack.submission(view, "1001\n1002, 1003", user_id=USER))
+            _, body = await driver.submit(view, "1001\n1002, 1003", user=USER)
             click.echo(f"    {body}\n")
 
             # Salla fails every retry of one invoice read, so the re-run has something to fix.
             salla.fail_next(status=503, count=ATTEMPTS, path_contains="/orders/invoices/560009")
             _say("The modal is submitted with:")
             click.echo("    " + " ".join(numbers) + "\n")
-            await send(slack.submission(view, "\n".join(numbers), user_id=USER))
+            await driver.submit(view, numbers, user=USER)
             await wait_for_runs(app, timeout=120)
             thread = ThreadStore(service.store.engine).get(service.store.recent_runs(1)[0].id)
             assert thread is not None and thread.channel_id and thread.parent_ts and thread.progress_ts
@@ -90,7 +84,8 @@ async def _demo(numbers: list[str], settings: Settings, slack: SlackSimulator, s
             seen = _print_thread(slack, thread.channel_id, thread.parent_ts)
 
             _say("\nSomeone on call clicks \"Re-run failed\" (and confirms):")
-            await send(slack.click(thread.channel_id, thread.progress_ts, ActionId.RERUN_FAILED.value, user_id=USER))
+            rerun = ActionId.RERUN_FAILED.value
+            await driver.post(slack.click(thread.channel_id, thread.progress_ts, rerun, user_id=USER))
             await wait_for_runs(app, timeout=120)
             _say("The same thread, after the re-run:")
             _print_thread(slack, thread.channel_id, thread.parent_ts, skip=seen)

@@ -1,6 +1,6 @@
 """Helpers for the end-to-end bot tests: the real Bolt app served over HTTP on 127.0.0.1, requests
-signed as Slack signs them, the Slack simulator as Web API, and a real SyncService against the Salla
-and Enerpize simulators."""
+signed as Slack signs them (``sandbox.slack_driver``), the Slack simulator as Web API, and a real
+SyncService against the Salla and Enerpize simulators."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from bot.threads import SlackThread, ThreadStore
 from bot.tuning import FAST
 from sandbox import EnerpizeSimulator, SallaSimulator
 from sandbox.settings import simulator_settings
+from sandbox.slack_driver import SlackDriver
 from sandbox.slack_sim import SlackRequest, SlackSimulator
 from sync_core.service import SyncService
 from sync_core.settings import Settings
@@ -53,9 +54,11 @@ class Bot:
     settings: Settings
     http: aiohttp.ClientSession
     threads: ThreadStore = field(init=False)
+    driver: SlackDriver = field(init=False)  # Slack in front of the bot: signs and sends what Slack sends
 
     def __post_init__(self) -> None:
         self.threads = ThreadStore(self.store.engine)
+        self.driver = SlackDriver(self.slack, self.url, SECRET, self.http)
 
     @property
     def store(self) -> Store:
@@ -63,9 +66,7 @@ class Bot:
 
     async def send(self, request: SlackRequest, *, secret: str = SECRET, timestamp: int | str | None = None,
                    headers: dict[str, str] | None = None) -> Reply:
-        sent = headers if headers is not None else request.headers(secret, timestamp)
-        async with self.http.post(self.url + "/slack/events", data=request.body, headers=sent) as response:
-            return Reply(response.status, await response.text())
+        return Reply(*await self.driver.post(request, secret=secret, timestamp=timestamp, headers=headers))
 
     async def idle(self) -> None:
         assert await wait_for_runs(self.app, timeout=30), "runs still in flight after 30 s"
@@ -73,19 +74,17 @@ class Bot:
     # -- the modal -----------------------------------------------------------------------------------
 
     async def command(self, text: str = "", *, user: str = USER, channel: str = CHANNEL) -> Reply:
-        return await self.send(self.slack.command(text, user_id=user, channel_id=channel))
+        return Reply(*await self.driver.command(text, user=user, channel=channel))
 
     async def open_modal(self, text: str = "", *, user: str = USER, channel: str = CHANNEL) -> dict[str, Any]:
         before = len(self.slack.opened_views)
-        reply = await self.command(text, user=user, channel=channel)
-        assert reply.status == 200 and not reply.text, reply
-        await self.idle()  # views.open is follow-up work of the command's listener
-        views = self.slack.opened_views[before:]
-        assert len(views) == 1, self.slack.calls()
-        return views[0]
+        view = await self.driver.open_view(text, user=user, channel=channel)
+        await self.idle()  # the rest of the command's follow-up work: it opens one view, no more
+        assert len(self.slack.opened_views) == before + 1, self.slack.calls()
+        return view
 
     async def submit(self, view: dict[str, Any], text: str, *, user: str = USER) -> Reply:
-        return await self.send(self.slack.submission(view, text, user_id=user))
+        return Reply(*await self.driver.submit(view, text, user=user))
 
     async def sync(self, text: str, *, user: str = USER, channel: str = CHANNEL) -> SlackThread:
         """Type the command, fill the modal, submit, wait for the run; the run's thread row."""

@@ -1,16 +1,16 @@
 """Fault tests with real processes: the bot as ``salla-sync-bot --http`` subprocesses (killed with
 SIGKILL, run as replicas) against the Salla, Enerpize and Slack simulators and one shared database.
 
-Everything is driven as Slack drives it (signed slash command, then the modal's submission) and
-checked from the outside: the database (runs, the Invoice Sync Log, the bot's threads), the
-Enerpize simulator (documents by ``po_number``) and the Slack simulator (the run's thread).
+Everything is driven as Slack drives it (signed slash command, then the modal's submission, sent by
+``sandbox.slack_driver``) and checked from the outside: the database (runs, the Invoice Sync Log,
+the bot's threads), the Enerpize simulator (documents by ``po_number``) and the Slack simulator
+(the run's thread).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -21,6 +21,7 @@ from bot.threads import SlackThread, ThreadStore
 from sandbox import INVOICES, REFUND_RECEIPTS, EnerpizeSimulator, SallaSimulator, SallaStore
 from sandbox.bot_process import SIGNING_SECRET, BotProcess, bot_env, free_port
 from sandbox.sample_store import BAKHOOR, COFFEE, DALLAH, DATES, OUD, SHEMAGH, THOBE
+from sandbox.slack_driver import Answer, BlockingSlackDriver
 from sandbox.slack_sim import SlackRequest, SlackSimulator, _Refused
 from sync_core.store import Store
 from sync_core.store.tables import SyncRun
@@ -169,24 +170,21 @@ class Cluster:
 
     # -- Slack, as Slack sends it ------------------------------------------------------------------
 
-    @staticmethod
-    def post(bot: BotProcess, request: SlackRequest) -> tuple[int, str]:
-        http = urllib.request.Request(bot.url + "/slack/events", data=request.body,
-                                      headers=request.headers(SIGNING_SECRET), method="POST")
-        with urllib.request.urlopen(http, timeout=30) as response:
-            return response.status, response.read().decode()
+    def driver(self, bot: BotProcess) -> BlockingSlackDriver:
+        """Slack in front of ``bot``: signs and sends what Slack sends."""
+        return BlockingSlackDriver(self.slack, bot.url, SIGNING_SECRET)
+
+    def post(self, bot: BotProcess, request: SlackRequest) -> Answer:
+        return self.driver(bot).post(request)
 
     def open_modal(self, bot: BotProcess, *, user: str, channel: str) -> dict[str, Any]:
-        """Type /salla-sync in ``channel``: the view the bot opened."""
+        """Type /salla-sync in ``channel``: the view the bot opened (one command at a time, so that
+        each takes its own view from the simulator's ``opened_views``)."""
         with self._open_lock:
-            before = len(self.slack.opened_views)
-            status, body = self.post(bot, self.slack.command("", user_id=user, channel_id=channel))
-            assert status == 200 and not body, (status, body)
-            wait_for(lambda: len(self.slack.opened_views) > before, 30, 0.01, "views.open")
-            return self.slack.opened_views[before]
+            return self.driver(bot).open_view(user=user, channel=channel)
 
     def submit_view(self, bot: BotProcess, view: dict[str, Any], numbers: Iterable[str], *, user: str) -> None:
-        status, body = self.post(bot, self.slack.submission(view, "\n".join(numbers), user_id=user))
+        status, body = self.driver(bot).submit(view, numbers, user=user)
         assert status == 200 and not body, (status, body)  # an empty ack: the run is stored
 
     def submit(self, bot: BotProcess, numbers: list[str], *, channel: str, user: str = "U0ALICE") -> int:
