@@ -220,12 +220,19 @@ class SallaSimulator(Simulator):
             return self._ok(order.to_json())
 
     async def _invoices(self, request: web.Request) -> web.Response:
+        """The invoice list: by order (``order_id``) or by invoice date (``from_date``/``to_date``,
+        ``YYYY-MM-DD``, both inclusive), as Salla documents it."""
         raw = request.query.get("order_id")
         order_id = _int(raw) if raw else None
+        since, until = request.query.get("from_date"), request.query.get("to_date")
         with self.store.lock:
             invoices = self.store.all_invoices()
             if raw:
                 invoices = [i for i in invoices if i.order_id == order_id]
+            if since:
+                invoices = [i for i in invoices if i.date[:10] >= since]
+            if until:
+                invoices = [i for i in invoices if i.date[:10] <= until]
             rows = [i.header_json() for i in sorted(invoices, key=lambda i: i.id)]
         return self._page(request, rows, self.invoices_per_page)
 

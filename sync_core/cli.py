@@ -13,14 +13,14 @@ from collections.abc import Sequence
 import click
 
 from sync_core.db_cli import db
-from sync_core.input_rules import parse_order_numbers
+from sync_core.input_rules import MAX_NUMBERS, parse_order_numbers
 from sync_core.logs import setup_logging
 from sync_core.results import OrderResult, SyncStatus
 from sync_core.service import SyncService
 from sync_core.settings import ConfigError, Settings, load_settings
 from sync_core.store import SchemaError
 from sync_core.store.tables import RunSource
-from sync_core.terminal import TerminalReporter, print_run
+from sync_core.terminal import TerminalReporter, format_audit, print_run
 from sync_core.wiring import open_service
 
 EXIT_OK, EXIT_NOT_SYNCED, EXIT_BAD_INPUT = 0, 1, 2
@@ -123,6 +123,59 @@ def retry(run_id: int, as_json: bool) -> None:
         click.echo(f"run {run_id} has no failed orders; nothing to re-run")
         sys.exit(EXIT_OK)
     sys.exit(exit_code(results))
+
+
+@main.command()
+@click.option("--from", "first", required=True, metavar="YYYY-MM-DD", help="First day (Asia/Riyadh).")
+@click.option("--to", "last", default=None, metavar="YYYY-MM-DD", help="Last day, included (default: --from).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@click.option("--sync", "then_sync", is_flag=True, help="Then sync the missing orders (runs of at most 100).")
+def audit(first: str, last: str | None, as_json: bool, then_sync: bool) -> None:
+    """The Salla invoices of a range of days that are not in Enerpize (and, with --sync, sync them)."""
+    from sync_core.audit import AuditRange, AuditRangeError
+    from sync_core.enerpize.lookups import CannotConfirm
+    from sync_core.http import Unreachable
+    from sync_core.salla.client import SallaError
+    from sync_core.salla.tokens import SallaAuthError
+
+    try:
+        days = AuditRange.parse(first, last)
+    except AuditRangeError as exc:
+        _fail(str(exc))
+    settings = _settings()
+
+    async def go():
+        async with open_service(settings) as service:
+            try:
+                report = await service.audit.run(days)
+            except (SallaError, SallaAuthError, Unreachable, CannotConfirm) as exc:
+                return None, str(exc), []
+            runs = []
+            if then_sync and report.missing:
+                numbers = report.numbers_to_sync()
+                for start in range(0, len(numbers), MAX_NUMBERS):
+                    runs.append(await service.sync(numbers[start:start + MAX_NUMBERS], requested_by=_user(),
+                                                   source=RunSource.AUDIT))
+            return report, None, runs
+
+    report, problem, runs = _run(go())
+    if report is None:
+        click.echo(f"error: the audit could not finish: {problem}", err=True)
+        sys.exit(EXIT_NOT_SYNCED)
+    if as_json:
+        out = report.to_json()
+        if then_sync:
+            out["runs"] = [{"run_id": run_id, "results": [r.to_json() for r in results]} for run_id, results in runs]
+        click.echo(json.dumps(out, ensure_ascii=False))
+    else:
+        click.echo(format_audit(report))
+        for run_id, results in runs:
+            click.echo()
+            print_run(run_id, results, False)
+    synced = [r for _, results in runs for r in results]
+    if not report.missing or (then_sync and synced and exit_code(synced) == EXIT_OK):
+        sys.exit(EXIT_OK)
+    sys.exit(EXIT_NOT_SYNCED)
 
 
 @main.command(name="log")

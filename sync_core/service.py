@@ -5,7 +5,8 @@
 
 ``service.engine`` is the run engine (``engine.py``: runs, their one lease, resume, cancel,
 reporters); ``service.orders`` syncs one number (``order_sync.py``), through the exactly-once
-protocol (``exactly_once.py``).
+protocol (``exactly_once.py``); ``service.audit`` finds the invoices that never reached Enerpize
+(``audit.py``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+from sync_core.audit import Audit
 from sync_core.enerpize.client import EnerpizeClient
 from sync_core.engine import RunEngine
 from sync_core.order_sync import OrderSync
@@ -33,6 +35,7 @@ class SyncService:
         self.orders = OrderSync(salla=salla, enerpize=enerpize, store=store, native_guard=native_guard,
                                 lost_answer_pause=lost_answer_pause)
         self.engine = RunEngine(self.orders, store, concurrency=concurrency, lease=run_lease)
+        self.audit = Audit(salla=salla, enerpize=enerpize, store=store, native_guard=native_guard)
         self.sync = self.engine.sync
         self.retry = self.engine.retry
         self.failed_numbers = self.engine.failed_numbers

@@ -7,6 +7,8 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from sync_core.audit import AuditReport
+from sync_core.money import fmt
 from sync_core.reporting import LiveRun, ReportCursor
 from sync_core.results import OrderResult, SyncStatus, result_lines
 
@@ -38,6 +40,24 @@ def print_run(run_id: int, results: Sequence[OrderResult], as_json: bool, out: T
     else:
         print(format_results(results), file=out)
         print(f"\nrun {run_id}: {summary(results)}", file=out)
+
+
+def format_audit(report: AuditReport) -> str:
+    """The audit as a table: one line per missing invoice, then the counts."""
+    lines = []
+    if report.missing:
+        rows = [(m.number or "?", m.invoice_number or str(m.salla_invoice_id), m.kind.value if m.kind else "?",
+                 m.date.isoformat() if m.date else "", f"{fmt(abs(m.total))} {m.currency}") for m in report.missing]
+        widths = [max(len(r[i]) for r in rows + [HEADINGS]) for i in range(len(HEADINGS))]
+        for row in [HEADINGS, *rows]:
+            lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        lines.append("")
+    lines.append(f"{report.range}: {report.salla_invoices} Salla invoice(s), {report.in_enerpize} in Enerpize, "
+                 f"{len(report.missing)} missing")
+    return "\n".join(lines)
+
+
+HEADINGS = ("number", "salla invoice", "kind", "date", "total")
 
 
 class TerminalReporter:

@@ -117,6 +117,27 @@ class EnerpizeClient:
         record = await self.lookups.find_document(_LIST[kind], po_number)
         return None if record is None else _document(kind, record)
 
+    async def keys_present(self, kind: DocumentKind, po_numbers: Iterable[str], *, at_once: int = 8) -> set[str]:
+        """Which of these idempotency keys Enerpize holds a document under: a look-up a key where the
+        tenant's list filters (``at_once`` at a time), else one read of the whole list.
+        ``CannotConfirm`` when the list can be read neither way."""
+        spec = _LIST[kind]
+        keys = set(po_numbers)
+        if not keys:
+            return set()
+        report = await self.lookups.report(spec)
+        if report.empty:
+            return set()
+        if report.spelling is None:
+            return {str(r.get(spec.key)) for r in await self.lookups.scan(spec)} & keys
+        slots = asyncio.Semaphore(at_once)
+
+        async def present(key: str) -> str | None:
+            async with slots:
+                return key if await self.lookups.find_document(spec, key) is not None else None
+
+        return {key for key in await asyncio.gather(*(present(k) for k in sorted(keys))) if key}
+
     async def find_native_invoice(self, reference: str) -> CreatedDocument | None:
         """An invoice made by Enerpize's own Salla integration for the order with this reference
         number: ``external_source=salla``, no ``SALLA-`` key of ours, and the number as a whole

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -142,6 +143,18 @@ class Ledger:
                                 col(LedgerEntry.claim_token) == claim.token)
                          .values(lease_until=utcnow()))
             session.commit()
+
+    def synced_among(self, salla_invoice_ids: Iterable[int]) -> set[int]:
+        """Which of these Salla invoices the ledger has as synced (asked in chunks of 500)."""
+        ids = list(salla_invoice_ids)
+        found: set[int] = set()
+        with Session(self.engine) as session:
+            for start in range(0, len(ids), 500):
+                found.update(session.exec(
+                    select(LedgerEntry.salla_invoice_id)
+                    .where(col(LedgerEntry.salla_invoice_id).in_(ids[start:start + 500]),
+                           LedgerEntry.state == LedgerState.SYNCED.value)))
+        return found
 
     def synced_invoice_of_order(self, salla_order_id: int) -> str | None:
         """The Enerpize id of the order's first synced tax invoice (a return names it)."""
