@@ -19,11 +19,13 @@ class BlockId(str, enum.Enum):
     NUMBERS = "order_numbers"
     RUN_CONTROLS = "run_controls"
     HOME_CONTROLS = "home_controls"
+    AUDIT_CONTROLS = "audit_controls"
 
 
 class ActionId(str, enum.Enum):
     NUMBERS_INPUT = "order_numbers_input"
     CANCEL_RUN = "cancel_run"
     RERUN_FAILED = "rerun_failed"
+    SYNC_AUDIT_MISSING = "sync_audit_missing"
     HOME_SYNC_NEW = "home_sync_new"
     HOME_STATUS_FILTER = "home_status_filter"

@@ -35,6 +35,7 @@ class RunWorker:
         self.threads = ThreadStore(service.store.engine)
         self.engine.report_retry = (self.tuning.report_retry_initial, self.tuning.report_retry_max)
         self.engine.register(RunSource.SLACK, self.reporter)
+        self.engine.register(RunSource.AUDIT, self.reporter)  # an audit's "Sync N missing" (no thread: the log)
 
     def reporter(self, _run: SyncRun | None = None) -> SlackThreadReporter:
         return SlackThreadReporter(self.out, self.threads, self.service.store, self.tuning)

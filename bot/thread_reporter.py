@@ -27,6 +27,7 @@ from bot.errors import explain, tell_user
 from bot.slack_io import SlackOut, error_code, slack_unavailable
 from bot.threads import SlackThread, ThreadStore
 from bot.tuning import Tuning
+from bot.ui.audit import audit_parent
 from bot.ui.thread import (
     SlackMessage,
     parent_message,
@@ -41,6 +42,8 @@ from sync_core.store import Store
 from sync_core.store.tables import RunState, SyncRun
 
 log = logging.getLogger(__name__)
+
+AUDIT_ORIGIN = "audit"  # SlackThread.origin of the runs an audit's "Sync N missing" starts
 
 
 class SlackThreadReporter:
@@ -59,7 +62,7 @@ class SlackThreadReporter:
     async def start(self, live: LiveRun) -> None:
         self.thread = await asyncio.to_thread(self.threads.get, live.run_id)
         if self.thread is None:
-            log.error("run %s has no Slack thread; its results are in the log only", live.run_id)
+            log.info("run %s (%s) has no Slack thread; its results are in the log only", live.run_id, live.run.source)
             return
         # The thread's first messages go out while the sync starts: Slack's answers (about a second
         # with its per-channel pace) are not on the first order's way.
@@ -228,9 +231,16 @@ class SlackThreadReporter:
         for link in chain:
             for result in await asyncio.to_thread(self.store.run_results, link.run_id):
                 latest[result.number] = result.status
-        message = parent_message(root.user_id, root_run.total if root_run else len(latest),
-                                 from_home=root.origin == Origin.HOME.value, totals=Counter(latest.values()),
-                                 reruns=len(chain) - 1)
+        if root.origin == AUDIT_ORIGIN:  # the thread of an audit: its parent says what was audited
+            audit = await asyncio.to_thread(self.threads.audit_at, root.channel_id, root.parent_ts)
+            if audit is None:
+                return
+            message = audit_parent(audit.user_id, audit.days, totals=Counter(latest.values()),
+                                   synced_orders=len(latest))
+        else:
+            message = parent_message(root.user_id, root_run.total if root_run else len(latest),
+                                     from_home=root.origin == Origin.HOME.value, totals=Counter(latest.values()),
+                                     reruns=len(chain) - 1)
         await self.out.update(root.channel_id, root.parent_ts, message)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import Column, Text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
@@ -46,13 +47,30 @@ class SlackRerun(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class SlackAudit(SQLModel, table=True):
+    """An audit asked for in Slack: where its thread is, what it found, and who synced that (once)."""
+
+    __tablename__ = "slack_audit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: str
+    channel_id: str
+    days: str  # the range as people read it: "2026-11-01 to 2026-11-30"
+    parent_ts: str | None = None
+    summary_ts: str | None = None
+    report: str | None = Field(default=None, sa_column=Column(Text))  # AuditReport.to_json()
+    synced_by: str | None = None  # who pressed "Sync N missing": the guard, across clicks and replicas
+    runs: str | None = None  # the runs that sync them, comma-separated
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 class ThreadStore:
     """Short synchronous queries; callers run them through ``asyncio.to_thread``."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def add(self, thread: SlackThread) -> SlackThread:
+    def add(self, thread: SQLModel):
         with Session(self.engine, expire_on_commit=False) as session:
             session.add(thread)
             session.commit()
@@ -72,6 +90,33 @@ class ThreadStore:
         with Session(self.engine, expire_on_commit=False) as session:
             return list(session.exec(select(SlackThread).where(SlackThread.root_run_id == root_run_id)
                                      .order_by(col(SlackThread.run_id))))
+
+    def add_audit(self, audit: SlackAudit) -> SlackAudit:
+        return self.add(audit)
+
+    def get_audit(self, audit_id: int) -> SlackAudit | None:
+        with Session(self.engine, expire_on_commit=False) as session:
+            return session.get(SlackAudit, audit_id)
+
+    def audit_at(self, channel_id: str, parent_ts: str) -> SlackAudit | None:
+        """The audit whose thread this is (its runs answer there too)."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            return session.exec(select(SlackAudit).where(SlackAudit.channel_id == channel_id,
+                                                         SlackAudit.parent_ts == parent_ts)).first()
+
+    def set_audit(self, audit_id: int, **values: object) -> None:
+        with Session(self.engine) as session:
+            session.exec(update_rows(SlackAudit).where(col(SlackAudit.id) == audit_id).values(**values))
+            session.commit()
+
+    def claim_audit_sync(self, audit_id: int, user_id: str) -> bool:
+        """Take the right to sync the audit's missing orders; False if someone took it first."""
+        with Session(self.engine) as session:
+            taken = session.exec(update_rows(SlackAudit)
+                                 .where(col(SlackAudit.id) == audit_id, col(SlackAudit.synced_by).is_(None))
+                                 .values(synced_by=user_id)).rowcount
+            session.commit()
+            return taken == 1
 
     def claim_rerun(self, source_run_id: int, user_id: str) -> SlackRerun | None:
         """Take the right to re-run ``source_run_id``; None (and the holder stays) if it was taken."""

@@ -124,6 +124,18 @@ class AuditReport:
     in_enerpize: int
     missing: list[MissingInvoice] = field(default_factory=list)
 
+    @classmethod
+    def from_json(cls, body: dict) -> AuditReport:
+        """Back from ``to_json`` (kept with the audit's Slack thread)."""
+        missing = [MissingInvoice(reference_id=m["reference_id"], salla_order_id=m["salla_order_id"],
+                                  salla_invoice_id=m["salla_invoice_id"], invoice_number=m["invoice_number"],
+                                  kind=DocumentKind(m["kind"]) if m["kind"] else None,
+                                  date=date.fromisoformat(m["date"]) if m["date"] else None,
+                                  total=Decimal(m["total"]), currency=m["currency"])
+                   for m in body["missing"]]
+        return cls(AuditRange(date.fromisoformat(body["from"]), date.fromisoformat(body["to"])),
+                   salla_invoices=body["salla_invoices"], in_enerpize=body["in_enerpize"], missing=missing)
+
     def to_json(self) -> dict:
         return {"from": self.range.first.isoformat(), "to": self.range.last.isoformat(),
                 "salla_invoices": self.salla_invoices, "in_enerpize": self.in_enerpize,

@@ -7,7 +7,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot import buttons
+from bot import audits, buttons
 from bot.deps import Deps
 from bot.errors import tell_user
 from bot.ids import ActionId
@@ -52,7 +52,12 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def rerun(run_id: int, user: str, notify) -> None:
         await buttons.rerun(deps.worker, run_id, user, notify)
 
+    async def sync_audit(audit_id: int, user: str, notify) -> None:
+        await audits.sync_missing(deps.worker, audit_id, user, notify)
+
     cancel_run = run_button("cancel", cancel)
     rerun_failed = run_button("re-run", rerun)
+    sync_missing = run_button("sync", sync_audit)
+    app.action(ActionId.SYNC_AUDIT_MISSING.value)(sync_missing)
     app.action(ActionId.CANCEL_RUN.value)(cancel_run)
     app.action(ActionId.RERUN_FAILED.value)(rerun_failed)

@@ -1,0 +1,131 @@
+"""``/salla-sync audit FROM [TO]`` in Slack: the audit in a thread, and its ``Sync N missing`` button.
+
+The command is acked at once; the audit then posts one parent in the channel, a progress reply
+while Salla is read, and the summary (counts, the button) with one line per missing invoice. The
+button syncs exactly those orders as ordinary runs of the engine (source ``audit``, at most 100
+numbers each, one after another), whose results are replies in the same thread; pressing it twice,
+or two people at once, starts one sync (a compare-and-set on the audit's row).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+
+from slack_sdk.errors import SlackApiError
+
+from bot.runs import RunWorker
+from bot.thread_reporter import AUDIT_ORIGIN
+from bot.slack_io import error_code
+from bot.threads import SlackAudit, SlackThread
+from bot.ui.audit import audit_failed, audit_parent, audit_progress, audit_summary, missing_messages
+from bot.ui.thread import SlackMessage
+from sync_core.audit import AuditProgress, AuditRange, AuditReport
+from sync_core.engine import RunBusy, Work
+from sync_core.enerpize.lookups import CannotConfirm
+from sync_core.http import Unreachable
+from sync_core.input_rules import MAX_NUMBERS
+from sync_core.salla.client import SallaError
+from sync_core.salla.tokens import SallaAuthError
+from sync_core.store.tables import RunSource
+
+log = logging.getLogger(__name__)
+
+
+
+async def run_audit(worker: RunWorker, days: AuditRange, *, user_id: str, channel_id: str) -> int:
+    """Post the audit's thread and fill it in; the audit's id."""
+    out, threads = worker.out, worker.threads
+    audit = await asyncio.to_thread(threads.add_audit, SlackAudit(user_id=user_id, channel_id=channel_id,
+                                                                  days=str(days)))
+    assert audit.id is not None
+    parent_ts = await _post_parent(worker, channel_id, audit_parent(user_id, str(days)))
+    progress_ts = await out.post(channel_id, audit_progress(AuditProgress()), thread_ts=parent_ts)
+    await asyncio.to_thread(threads.set_audit, audit.id, parent_ts=parent_ts, summary_ts=progress_ts)
+
+    shown = time.monotonic()
+    updates: set[asyncio.Task] = set()
+
+    def progress(state: AuditProgress) -> None:
+        nonlocal shown
+        if time.monotonic() - shown >= worker.tuning.progress_interval and not updates:
+            shown = time.monotonic()
+            task = asyncio.ensure_future(out.update(channel_id, progress_ts, audit_progress(state)))
+            updates.add(task)
+            task.add_done_callback(updates.discard)
+
+    try:
+        report = await worker.service.audit.run(days, progress=progress)
+    except (SallaError, SallaAuthError, Unreachable, CannotConfirm) as exc:
+        await asyncio.gather(*updates, return_exceptions=True)
+        await out.update(channel_id, progress_ts, audit_failed(str(exc)))
+        return audit.id
+    await asyncio.gather(*updates, return_exceptions=True)
+    await asyncio.to_thread(threads.set_audit, audit.id, report=json.dumps(report.to_json()))
+    await out.update(channel_id, progress_ts, audit_summary(audit.id, user_id, report))
+    for message in missing_messages(report):
+        await out.post(channel_id, message, thread_ts=parent_ts)
+    return audit.id
+
+
+async def _post_parent(worker: RunWorker, channel_id: str, message: SlackMessage) -> str:
+    try:
+        return await worker.out.post(channel_id, message)
+    except SlackApiError as exc:
+        if error_code(exc) != "not_in_channel":
+            raise
+    await worker.out.call("conversations_join", channel=channel_id)  # public channels; fails otherwise
+    return await worker.out.post(channel_id, message)
+
+
+async def sync_missing(worker: RunWorker, audit_id: int, user_id: str, notify) -> list[int]:
+    """The button: the audit's missing orders, as runs of at most 100, once; their ids."""
+    threads = worker.threads
+    audit = await asyncio.to_thread(threads.get_audit, audit_id)
+    if audit is None or audit.report is None or audit.parent_ts is None:
+        await notify("I can't find that audit any more.")
+        return []
+    report = AuditReport.from_json(json.loads(audit.report))
+    numbers = report.numbers_to_sync()
+    if not numbers:
+        await notify("That audit found nothing missing, so there is nothing to sync.")
+        return []
+    if not await asyncio.to_thread(threads.claim_audit_sync, audit_id, user_id):
+        again = await asyncio.to_thread(threads.get_audit, audit_id)
+        await notify(f"<@{again.synced_by if again else 'someone'}> already started syncing the missing orders "
+                     f"of audit {audit_id}; the results are in its thread.")
+        return []
+    runs: list[int] = []
+    root: int | None = None
+    for start in range(0, len(numbers), MAX_NUMBERS):
+        chunk = numbers[start:start + MAX_NUMBERS]
+
+        def thread(run_id: int, root_id: int | None = root) -> list[SlackThread]:
+            return [SlackThread(run_id=run_id, root_run_id=root_id or run_id, user_id=user_id, origin=AUDIT_ORIGIN,
+                                channel_id=audit.channel_id, parent_ts=audit.parent_ts)]
+
+        run = await worker.engine.submit(Work(RunSource.AUDIT, user_id, chunk, along=thread))
+        assert run.id is not None
+        root = root or run.id
+        runs.append(run.id)
+    await asyncio.to_thread(threads.set_audit, audit_id, runs=",".join(map(str, runs)))
+    if audit.summary_ts:
+        try:
+            await worker.out.update(audit.channel_id, audit.summary_ts,
+                                    audit_summary(audit_id, audit.user_id, report, synced_by=(user_id, runs)))
+        except Exception as exc:
+            log.warning("could not take the sync button off audit %s: %s", audit_id, error_code(exc) or exc)
+    worker.engine.tasks.spawn(_one_after_another(worker, runs), name=f"salla-sync-audit-{audit_id}")
+    return runs
+
+
+async def _one_after_another(worker: RunWorker, runs: list[int]) -> None:
+    """The audit's runs in turn, each reported in the thread (a run left by a process that dies
+    is resumed like any other)."""
+    for run_id in runs:
+        try:
+            await worker.engine.drive(run_id, worker.reporter())
+        except RunBusy:
+            log.warning("run %s is held by another process; it reports there", run_id)

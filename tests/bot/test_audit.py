@@ -1,0 +1,74 @@
+"""``/salla-sync audit FROM [TO]``: the audit in a thread, and its "Sync N missing" button, through
+requests signed as Slack signs them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+from e2e_slack import CHANNEL, OTHER_USER, USER, lines_for, status_words
+
+from bot.ids import ActionId
+from sandbox.salla_store import line
+
+
+def thread_lines(bot, parent_ts: str) -> list[str]:
+    return [line for m in bot.slack.replies(CHANNEL, parent_ts) for line in m.lines()]
+
+
+async def audit(bot, text: str):
+    reply = await bot.command(f"audit {text}")
+    assert (reply.status, reply.text) == (200, "")  # acked at once
+    await bot.idle()
+    return bot.slack.top_level(CHANNEL)[-1]  # the newest: the audit's parent
+
+
+async def test_an_audit_lists_the_missing_invoices_and_one_click_syncs_them_once(bot):
+    await bot.sync("1001")  # in Enerpize already
+    mark = len(bot.runs())
+    parent = await audit(bot, "2026-11-20 2026-11-21")
+    assert bot.store.recent_runs(1)[0].id == mark  # auditing runs nothing
+    assert "<@U0ALICE> asked which Salla invoices of 2026-11-20 to 2026-11-21 are not in Enerpize" in parent.as_text()
+    replies = bot.slack.replies(CHANNEL, parent.ts)
+    assert "1 Salla invoice, 1 in Enerpize, 0 missing" in replies[0].as_text()
+    assert "Sync" not in replies[0].as_text()  # nothing to sync: no button
+
+    bot.salla.store.add_invoice(bot.salla.store.add_order(1060, customer=None, lines=[line("x", "10")],
+                                                          date="2026-11-21 09:00:00"))
+    parent = await audit(bot, "2026-11-01 2026-11-30")
+    summary, *missing = bot.slack.replies(CHANNEL, parent.ts)
+    text = summary.as_text()
+    assert "missing from Enerpize" in text and "[Sync " in text
+    listed = [line for m in missing for line in m.lines()]
+    assert any("`1003`" in line and "invoice" in line for line in listed)
+    assert not any("`1001`" in line for line in listed)  # synced before: not listed
+
+    click = bot.slack.click(CHANNEL, summary.ts, ActionId.SYNC_AUDIT_MISSING.value, user_id=USER)
+    twice = bot.slack.click(CHANNEL, summary.ts, ActionId.SYNC_AUDIT_MISSING.value, user_id=OTHER_USER)
+    answers = await asyncio.gather(bot.send(click), bot.send(twice))
+    assert all((a.status, a.text) == (200, "") for a in answers)
+    await bot.idle()
+
+    runs = [r for r in bot.runs() if r.source == "audit"]
+    assert len(runs) == 1  # two clicks, one sync
+    numbers = runs[0].number_list
+    assert "1003" in numbers and "1001" not in numbers
+    lines = thread_lines(bot, parent.ts)
+    assert all(lines_for(lines, n) for n in numbers)  # the results, in the audit's thread
+    assert status_words(lines_for(lines, "1003")[-1]) == ["Success"]
+    assert "[Sync " not in bot.slack.message(CHANNEL, summary.ts).as_text()  # the button is gone
+    assert "started syncing" in bot.slack.message(CHANNEL, summary.ts).as_text()
+    assert "*Sync of" in bot.slack.message(CHANNEL, parent.ts).as_text()  # the parent's totals
+    assert len(bot.slack.top_level(CHANNEL)) == 3  # the sync of 1001, two audits: nothing else at the top
+    po_numbers = Counter(d.po_number for docs in bot.enerpize.documents.values() for d in docs)
+    assert all(count == 1 for count in po_numbers.values())
+    assert bot.slack.ephemerals(OTHER_USER) and "already started syncing" in bot.slack.ephemerals(OTHER_USER)[-1].text
+
+
+async def test_a_bad_range_is_answered_to_the_asker_only_and_nothing_runs(bot):
+    reply = await bot.command("audit 2026-11-30 2026-11-01")
+    assert reply.status == 200
+    assert "the range ends (2026-11-01) before it starts (2026-11-30)" in reply.json()["text"]
+    assert reply.json()["response_type"] == "ephemeral"
+    await bot.idle()
+    assert bot.slack.top_level(CHANNEL) == [] and bot.salla.calls == []
