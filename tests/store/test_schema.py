@@ -25,7 +25,8 @@ from sync_core.store.schema import (
 from sync_core.store.database import make_engine
 from sync_core.store.runs import NewRun
 
-OUR_TABLES = {"sync_run", "sync_record", "ledger", "salla_token", "enerpize_id_map", "slack_thread", "slack_rerun"}
+OUR_TABLES = {"sync_run", "sync_record", "ledger", "salla_token", "enerpize_id_map", "slack_thread", "slack_rerun",
+              "slack_audit"}
 
 
 @pytest.fixture
