@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import time
+from datetime import date
 
 from slack_sdk.errors import SlackApiError
 
@@ -20,7 +21,17 @@ from bot.runs import RunWorker
 from bot.thread_reporter import AUDIT_ORIGIN
 from bot.slack_io import error_code
 from bot.threads import SlackAudit, SlackThread
-from bot.ui.audit import audit_failed, audit_parent, audit_progress, audit_summary, missing_messages
+from bot.ui.audit import (
+    DAILY_USER,
+    audit_failed,
+    audit_parent,
+    audit_progress,
+    audit_summary,
+    daily_failed,
+    daily_parent,
+    daily_quiet,
+    missing_messages,
+)
 from bot.ui.thread import SlackMessage
 from sync_core.audit import AuditProgress, AuditRange, AuditReport
 from sync_core.engine import RunBusy, Work
@@ -63,10 +74,47 @@ async def run_audit(worker: RunWorker, days: AuditRange, *, user_id: str, channe
         await out.update(channel_id, progress_ts, audit_failed(str(exc)))
         return audit.id
     await asyncio.gather(*updates, return_exceptions=True)
-    await asyncio.to_thread(threads.set_audit, audit.id, report=json.dumps(report.to_json()))
-    await out.update(channel_id, progress_ts, audit_summary(audit.id, user_id, report))
+    await _summarise(worker, audit, report, parent_ts=parent_ts, summary_ts=progress_ts)
+    return audit.id
+
+
+async def _summarise(worker: RunWorker, audit: SlackAudit, report: AuditReport, *, parent_ts: str,
+                     summary_ts: str | None) -> None:
+    """The summary (a new reply, or the progress message turned into it) and the missing lines."""
+    assert audit.id is not None
+    out = worker.out
+    await asyncio.to_thread(worker.threads.set_audit, audit.id, report=json.dumps(report.to_json()))
+    summary = audit_summary(audit.id, audit.user_id, report)
+    if summary_ts is None:
+        summary_ts = await out.post(audit.channel_id, summary, thread_ts=parent_ts)
+        await asyncio.to_thread(worker.threads.set_audit, audit.id, summary_ts=summary_ts)
+    else:
+        await out.update(audit.channel_id, summary_ts, summary)
     for message in missing_messages(report):
-        await out.post(channel_id, message, thread_ts=parent_ts)
+        await out.post(audit.channel_id, message, thread_ts=parent_ts)
+
+
+async def post_daily_audit(worker: RunWorker, day: date, channel_id: str) -> int | None:
+    """The audit of ``day`` in ``channel_id``, once whichever process gets here first: a thread
+    like a person's audit when something is missing, one quiet line when nothing is. The audit's
+    id; None when another process has it (or had it) for that day."""
+    audit = await asyncio.to_thread(worker.threads.claim_daily, SlackAudit(
+        user_id=DAILY_USER, channel_id=channel_id, days=day.isoformat(), daily_for=day.isoformat()))
+    if audit is None:
+        return None
+    assert audit.id is not None
+    try:
+        report = await worker.service.audit.run(AuditRange(day, day))
+    except (SallaError, SallaAuthError, Unreachable, CannotConfirm) as exc:
+        await worker.out.post(channel_id, daily_failed(day, str(exc)))
+        return audit.id
+    if not report.missing:
+        ts = await _post_parent(worker, channel_id, daily_quiet(report))
+        await asyncio.to_thread(worker.threads.set_audit, audit.id, parent_ts=ts, report=json.dumps(report.to_json()))
+        return audit.id
+    parent_ts = await _post_parent(worker, channel_id, daily_parent(day))
+    await asyncio.to_thread(worker.threads.set_audit, audit.id, parent_ts=parent_ts)
+    await _summarise(worker, audit, report, parent_ts=parent_ts, summary_ts=None)
     return audit.id
 
 

@@ -21,6 +21,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
 from bot.app import build_app, close_app, worker_of
+from bot.daily_audit import DailyAudit
 from bot.http import start_http
 from bot.slack_io import error_code, slack_unavailable
 from sync_core.logs import setup_logging
@@ -79,6 +80,10 @@ async def serve(settings: Settings, args: argparse.Namespace) -> None:
         # Runs left unfinished (a crash, a deploy, a replica that died) are taken over now and
         # whenever their driver is gone later on.
         worker.start_resuming()
+        daily = None
+        if settings.salla_sync_audit_channel:
+            daily = DailyAudit(worker, settings.salla_sync_audit_channel, settings.salla_sync_audit_at)
+            daily.start()
         # What is loaded by now (Bolt, SQLAlchemy, pydantic…) lives as long as the process: keep it
         # out of the collector's full passes, which otherwise pause the loop for tens of ms each.
         gc.collect()
@@ -90,6 +95,8 @@ async def serve(settings: Settings, args: argparse.Namespace) -> None:
                 await stop.wait()
             finally:
                 await runner.cleanup()
+                if daily is not None:
+                    await daily.stop()
                 await worker.shutdown()
                 await close_app(app)
         else:
@@ -102,6 +109,8 @@ async def serve(settings: Settings, args: argparse.Namespace) -> None:
             finally:
                 await handler.close_async()
                 await runner.cleanup()
+                if daily is not None:
+                    await daily.stop()
                 await worker.shutdown()
                 await close_app(app)
 

@@ -61,6 +61,7 @@ class SlackAudit(SQLModel, table=True):
     report: str | None = Field(default=None, sa_column=Column(Text))  # AuditReport.to_json()
     synced_by: str | None = None  # who pressed "Sync N missing": the guard, across clicks and replicas
     runs: str | None = None  # the runs that sync them, comma-separated
+    daily_for: str | None = Field(default=None, unique=True)  # the day of a daily audit: one post a day, whoever posts it
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -108,6 +109,17 @@ class ThreadStore:
         with Session(self.engine) as session:
             session.exec(update_rows(SlackAudit).where(col(SlackAudit.id) == audit_id).values(**values))
             session.commit()
+
+    def claim_daily(self, audit: SlackAudit) -> SlackAudit | None:
+        """Store the day's daily audit; None when another process stored it first (it posts it)."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            session.add(audit)
+            try:
+                session.commit()
+                return audit
+            except IntegrityError:
+                session.rollback()
+                return None
 
     def claim_audit_sync(self, audit_id: int, user_id: str) -> bool:
         """Take the right to sync the audit's missing orders; False if someone took it first."""

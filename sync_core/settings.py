@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     salla_sync_allowed_users: Annotated[list[str], NoDecode] = Field(default_factory=list)
     salla_sync_allowed_channels: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
+    # The daily audit: yesterday's, posted in this channel once a day at this time (Asia/Riyadh).
+    salla_sync_audit_channel: str | None = None
+    salla_sync_audit_at: str = "07:00"
+
     # Tuning (not in the contract's table; safe defaults).
     # Orders in flight per process. Each waits on the network almost all the time (Salla's rate limit
     # is paced separately), so the run is near its rate-limit bound only with many in flight.
@@ -91,6 +95,17 @@ class Settings(BaseSettings):
                              f"({CLAIM_LEASE_PER_TIMEOUT * timeout:g} s), so a create in flight when a "
                              "process dies has landed before another process looks it up")
         return value
+
+    @field_validator("salla_sync_audit_at")
+    @classmethod
+    def _time_of_day(cls, value: str) -> str:
+        try:
+            hours, minutes = (int(part) for part in value.strip().split(":"))
+            if not (0 <= hours < 24 and 0 <= minutes < 60):
+                raise ValueError
+        except ValueError:
+            raise ValueError("must be a time of day as HH:MM, e.g. 07:00") from None
+        return f"{hours:02d}:{minutes:02d}"
 
     @field_validator("database_url")
     @classmethod

@@ -5,6 +5,7 @@ Block Kit allows."""
 from __future__ import annotations
 
 from collections import Counter
+from datetime import date
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -24,13 +25,35 @@ from sync_core.money import fmt
 from sync_core.results import SyncStatus
 
 
+DAILY_USER = "daily"  # who "asked" for the daily audit (SlackAudit.user_id)
+
+
 def audit_parent(user_id: str, days: str, *, totals: Counter[SyncStatus] | None = None,
                  synced_orders: int = 0) -> SlackMessage:
-    said = f"<@{user_id}> asked which Salla invoices of {days} are not in Enerpize"
+    if user_id == DAILY_USER:
+        said = f"Daily audit: which Salla invoices of {days} are not in Enerpize"
+    else:
+        said = f"<@{user_id}> asked which Salla invoices of {days} are not in Enerpize"
     text = said
     if totals is not None:
         text += f"\n*Sync of {_plural(synced_orders, 'missing order')}:* {totals_text(totals)}"
     return SlackMessage(text=said, blocks=message_blocks([SectionBlock(text=MarkdownTextObject(text=text))]))
+
+
+def daily_parent(day: date) -> SlackMessage:
+    return audit_parent(DAILY_USER, day.isoformat())
+
+
+def daily_quiet(report: AuditReport) -> SlackMessage:
+    """A day with nothing missing: one line, no thread."""
+    text = (f"✅ Daily audit of {report.range}: nothing missing "
+            f"({_plural(report.salla_invoices, 'Salla invoice')}, all in Enerpize)")
+    return SlackMessage(text=text, blocks=message_blocks([ContextBlock(elements=[MarkdownTextObject(text=text)])]))
+
+
+def daily_failed(day: date, reason: str) -> SlackMessage:
+    text = f"❌ *The daily audit of {day.isoformat()} could not finish:* {escape(reason)}"
+    return SlackMessage(text=text.replace("*", ""), blocks=message_blocks([SectionBlock(text=MarkdownTextObject(text=text))]))
 
 
 def audit_progress(progress: AuditProgress) -> SlackMessage:
@@ -62,7 +85,8 @@ def audit_summary(audit_id: int, user_id: str, report: AuditReport, *,
     text = (f"{head} — {report.range}: {_plural(report.salla_invoices, 'Salla invoice')}, "
             f"{report.in_enerpize} in Enerpize, {missing} missing")
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=text)),
-                           ContextBlock(elements=[MarkdownTextObject(text=f"Audit {audit_id} · asked by <@{user_id}>")])]
+                           ContextBlock(elements=[MarkdownTextObject(text=f"Audit {audit_id} · " + (
+                               "the daily audit" if user_id == DAILY_USER else f"asked by <@{user_id}>"))])]
     orders = len(report.numbers_to_sync())
     if synced_by is not None:
         who, runs = synced_by

@@ -72,3 +72,61 @@ async def test_a_bad_range_is_answered_to_the_asker_only_and_nothing_runs(bot):
     assert reply.json()["response_type"] == "ephemeral"
     await bot.idle()
     assert bot.slack.top_level(CHANNEL) == [] and bot.salla.calls == []
+
+
+def at(day: str, hhmm: str):
+    from datetime import datetime
+
+    from sync_core.audit import RIYADH
+
+    return lambda: datetime.fromisoformat(f"{day}T{hhmm}:00").replace(tzinfo=RIYADH)
+
+
+async def test_the_daily_audit_is_posted_once_a_day_across_replicas(bot):
+    """Two replicas' clocks tick at 07:01 Riyadh on 2026-11-21: yesterday's audit (2026-11-20, 1001
+    missing) is posted once, with its button; before 07:00 nothing is."""
+    from bot.app import worker_of
+    from bot.daily_audit import DailyAudit
+
+    worker = worker_of(bot.app)
+    early = DailyAudit(worker, "C0AUDIT", "07:00", now=at("2026-11-21", "06:59"))
+    assert await early.tick() is None and bot.slack.top_level("C0AUDIT") == []
+    replicas = [DailyAudit(worker, "C0AUDIT", "07:00", now=at("2026-11-21", "07:01")) for _ in range(2)]
+    posted = await asyncio.gather(*(r.tick() for r in replicas))
+    assert sum(p is not None for p in posted) == 1
+    await bot.idle()
+    [parent] = bot.slack.top_level("C0AUDIT")
+    assert "Daily audit: which Salla invoices of 2026-11-20 are not in Enerpize" in parent.as_text()
+    summary, missing = bot.slack.replies("C0AUDIT", parent.ts)
+    assert "1 missing" in summary.as_text() and "[Sync 1 missing]" in summary.as_text()
+    assert "`1001`" in missing.as_text()
+    assert await replicas[0].tick() is None  # the day is done
+
+    await bot.sync("1001")
+    quiet = DailyAudit(worker, "C0QUIET", "07:00", now=at("2026-11-21", "07:05"))
+    bot.threads.set_audit(posted[0] or posted[1], daily_for=None)  # as if yesterday had not been posted
+    await quiet.tick()
+    [line] = bot.slack.top_level("C0QUIET")
+    assert line.as_text().startswith("✅ Daily audit of 2026-11-20: nothing missing (1 Salla invoice, all in Enerpize)")
+    assert bot.slack.replies("C0QUIET", line.ts) == []
+
+
+async def test_more_than_100_missing_are_synced_as_runs_of_100_one_after_another(bot):
+    bot.salla.invoices_per_page = 60
+    for n in range(130):
+        order = bot.salla.store.add_order(30_000 + n, customer=None, lines=[line("x", "10")],
+                                          date="2026-10-07 12:00:00")
+        bot.salla.store.add_invoice(order)
+    parent = await audit(bot, "2026-10-07")
+    summary, *missing = bot.slack.replies(CHANNEL, parent.ts)
+    assert "130 missing" in summary.as_text() and "[Sync 130 missing]" in summary.as_text()
+    assert sum(len(m.lines()) for m in missing) == 130
+    await bot.send(bot.slack.click(CHANNEL, summary.ts, ActionId.SYNC_AUDIT_MISSING.value, user_id=USER))
+    await bot.idle()
+    runs = [r for r in bot.runs() if r.source == "audit"]
+    assert [r.total for r in runs] == [100, 30]
+    assert runs[1].finished_at >= runs[0].finished_at  # one after another
+    lines = thread_lines(bot, parent.ts)
+    assert sum("*Success*" in line for line in lines) == 130
+    po_numbers = Counter(d.po_number for docs in bot.enerpize.documents.values() for d in docs)
+    assert len(po_numbers) == 130 and all(count == 1 for count in po_numbers.values())

@@ -85,3 +85,11 @@ def test_lease_settings():
         load_settings(_env_file=None, salla_sync_lease_seconds=0.1)
     with pytest.raises(ConfigError, match="SALLA_SYNC_LEASE_SECONDS"):
         load_settings(_env_file=None, salla_sync_lease_seconds="soon")
+
+
+def test_daily_audit_time_setting():
+    assert load_settings(_env_file=None).salla_sync_audit_at == "07:00"
+    assert load_settings(_env_file=None, salla_sync_audit_at="6:30").salla_sync_audit_at == "06:30"
+    for bad in ("7am", "25:00", "07:60"):
+        with pytest.raises(ConfigError, match="SALLA_SYNC_AUDIT_AT .*HH:MM"):
+            load_settings(_env_file=None, salla_sync_audit_at=bad)

@@ -28,8 +28,10 @@ def upgrade() -> None:
         sa.Column("report", sa.Text(), nullable=True),
         sa.Column("synced_by", sa.String(), nullable=True),
         sa.Column("runs", sa.String(), nullable=True),
+        sa.Column("daily_for", sa.String(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("daily_for"),
     )
 
 
