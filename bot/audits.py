@@ -40,30 +40,107 @@ from sync_core.http import Unreachable
 from sync_core.input_rules import MAX_NUMBERS
 from sync_core.salla.client import SallaError
 from sync_core.salla.tokens import SallaAuthError
-from sync_core.store.tables import RunSource
+from sync_core.store.tables import RunSource, utcnow
 
 log = logging.getLogger(__name__)
 
 
 
 async def run_audit(worker: RunWorker, days: AuditRange, *, user_id: str, channel_id: str) -> int:
-    """Post the audit's thread and fill it in; the audit's id."""
-    out, threads = worker.out, worker.threads
-    audit = await asyncio.to_thread(threads.add_audit, SlackAudit(user_id=user_id, channel_id=channel_id,
-                                                                  days=str(days)))
+    """A person's audit: stored (leased to this process), then its thread posted and filled in."""
+    audit = await asyncio.to_thread(worker.threads.add_audit, _new_audit(worker, days, user_id, channel_id))
     assert audit.id is not None
-    parent_ts = await _post_parent(worker, channel_id, audit_parent(user_id, str(days)))
-    progress_ts = await out.post(channel_id, audit_progress(AuditProgress()), thread_ts=parent_ts)
-    await asyncio.to_thread(threads.set_audit, audit.id, parent_ts=parent_ts, summary_ts=progress_ts)
+    await continue_audit(worker, audit)
+    return audit.id
+
+
+async def post_daily_audit(worker: RunWorker, day: date, channel_id: str) -> int | None:
+    """The audit of ``day`` in ``channel_id``, once whichever process gets here first: a thread
+    like a person's audit when something is missing, one quiet line when nothing is. The audit's
+    id; None when another process has it (or had it) for that day."""
+    audit = await asyncio.to_thread(worker.threads.claim_daily,
+                                    _new_audit(worker, AuditRange(day, day), DAILY_USER, channel_id, daily=True))
+    if audit is None:
+        return None
+    assert audit.id is not None
+    await continue_audit(worker, audit)
+    return audit.id
+
+
+def _new_audit(worker: RunWorker, days: AuditRange, user_id: str, channel_id: str, *,
+               daily: bool = False) -> SlackAudit:
+    return SlackAudit(user_id=user_id, channel_id=channel_id, days=str(days), first_day=days.first.isoformat(),
+                      last_day=days.last.isoformat(), daily_for=days.first.isoformat() if daily else None,
+                      owner=worker.engine.owner, lease_until=utcnow() + worker.engine.lease)
+
+
+async def resume_audits(worker: RunWorker) -> list[int]:
+    """Audits whose process died before their thread was filled in: run again into that thread."""
+    taken = await asyncio.to_thread(worker.threads.take_stale_audits, worker.engine.owner,
+                                    worker.engine.lease.total_seconds())
+    for audit in taken:
+        log.info("resuming audit %s", audit.id)
+        worker.engine.tasks.spawn(continue_audit(worker, audit), name=f"salla-sync-audit-{audit.id}")
+    return [a.id for a in taken if a.id is not None]
+
+
+async def keep_resuming_audits(worker: RunWorker) -> None:
+    """For the life of the process, every third of the lease (``bot.main`` runs it)."""
+    while True:
+        try:
+            await resume_audits(worker)
+        except Exception as exc:  # the database is away for a moment: look again later
+            log.warning("could not look for audits to resume (%s)", type(exc).__name__)
+        await asyncio.sleep(worker.engine.lease.total_seconds() / 3)
+
+
+async def continue_audit(worker: RunWorker, audit: SlackAudit) -> None:
+    """Fill the audit's thread in, from where it is (a resumed audit reads Salla again), holding
+    its lease; a daily audit posts nothing before it knows whether anything is missing."""
+    assert audit.id is not None
+    heartbeat = asyncio.create_task(_keep_lease(worker, audit.id))
+    try:
+        await _fill_in(worker, audit)
+        await asyncio.to_thread(worker.threads.audit_done, audit.id, worker.engine.owner)
+    finally:
+        heartbeat.cancel()
+        await asyncio.gather(heartbeat, return_exceptions=True)
+
+
+async def _keep_lease(worker: RunWorker, audit_id: int) -> None:
+    seconds = worker.engine.lease.total_seconds()
+    while True:
+        await asyncio.sleep(seconds / 3)
+        try:
+            if not await asyncio.to_thread(worker.threads.renew_audit, audit_id, worker.engine.owner, seconds):
+                return
+        except Exception as exc:
+            log.warning("audit %s: could not renew its lease (%s)", audit_id, type(exc).__name__)
+
+
+async def _fill_in(worker: RunWorker, audit: SlackAudit) -> None:
+    out, threads = worker.out, worker.threads
+    assert audit.id is not None
+    days = AuditRange(date.fromisoformat(audit.first_day), date.fromisoformat(audit.last_day))
+    daily = audit.daily_for is not None
+    channel_id = audit.channel_id
+    parent_ts, summary_ts = audit.parent_ts, audit.summary_ts
+    if not daily:
+        if parent_ts is None:
+            parent_ts = await _post_parent(worker, channel_id, audit_parent(audit.user_id, audit.days))
+            await asyncio.to_thread(threads.set_audit, audit.id, parent_ts=parent_ts)
+        if summary_ts is None:
+            summary_ts = await out.post(channel_id, audit_progress(AuditProgress()), thread_ts=parent_ts)
+            await asyncio.to_thread(threads.set_audit, audit.id, summary_ts=summary_ts)
 
     shown = time.monotonic()
     updates: set[asyncio.Task] = set()
 
     def progress(state: AuditProgress) -> None:
         nonlocal shown
-        if time.monotonic() - shown >= worker.tuning.progress_interval and not updates:
+        if summary_ts and time.monotonic() - shown >= worker.tuning.progress_interval and not updates:
             shown = time.monotonic()
-            task = asyncio.ensure_future(out.update(channel_id, progress_ts, audit_progress(state)))
+            task = asyncio.ensure_future(out.update(channel_id, summary_ts, audit_progress(state)))
             updates.add(task)
             task.add_done_callback(updates.discard)
 
@@ -71,11 +148,21 @@ async def run_audit(worker: RunWorker, days: AuditRange, *, user_id: str, channe
         report = await worker.service.audit.run(days, progress=progress)
     except (SallaError, SallaAuthError, Unreachable, CannotConfirm) as exc:
         await asyncio.gather(*updates, return_exceptions=True)
-        await out.update(channel_id, progress_ts, audit_failed(str(exc)))
-        return audit.id
+        if summary_ts:
+            await out.update(channel_id, summary_ts, audit_failed(str(exc)))
+        else:
+            await out.post(channel_id, daily_failed(days.first, str(exc)), thread_ts=parent_ts)
+        return
     await asyncio.gather(*updates, return_exceptions=True)
-    await _summarise(worker, audit, report, parent_ts=parent_ts, summary_ts=progress_ts)
-    return audit.id
+    if daily and parent_ts is None:
+        if not report.missing:
+            ts = await _post_parent(worker, channel_id, daily_quiet(report))
+            await asyncio.to_thread(threads.set_audit, audit.id, parent_ts=ts, report=json.dumps(report.to_json()))
+            return
+        parent_ts = await _post_parent(worker, channel_id, daily_parent(days.first))
+        await asyncio.to_thread(threads.set_audit, audit.id, parent_ts=parent_ts)
+    assert parent_ts is not None
+    await _summarise(worker, audit, report, parent_ts=parent_ts, summary_ts=summary_ts)
 
 
 async def _summarise(worker: RunWorker, audit: SlackAudit, report: AuditReport, *, parent_ts: str,
@@ -92,30 +179,6 @@ async def _summarise(worker: RunWorker, audit: SlackAudit, report: AuditReport, 
         await out.update(audit.channel_id, summary_ts, summary)
     for message in missing_messages(report):
         await out.post(audit.channel_id, message, thread_ts=parent_ts)
-
-
-async def post_daily_audit(worker: RunWorker, day: date, channel_id: str) -> int | None:
-    """The audit of ``day`` in ``channel_id``, once whichever process gets here first: a thread
-    like a person's audit when something is missing, one quiet line when nothing is. The audit's
-    id; None when another process has it (or had it) for that day."""
-    audit = await asyncio.to_thread(worker.threads.claim_daily, SlackAudit(
-        user_id=DAILY_USER, channel_id=channel_id, days=day.isoformat(), daily_for=day.isoformat()))
-    if audit is None:
-        return None
-    assert audit.id is not None
-    try:
-        report = await worker.service.audit.run(AuditRange(day, day))
-    except (SallaError, SallaAuthError, Unreachable, CannotConfirm) as exc:
-        await worker.out.post(channel_id, daily_failed(day, str(exc)))
-        return audit.id
-    if not report.missing:
-        ts = await _post_parent(worker, channel_id, daily_quiet(report))
-        await asyncio.to_thread(worker.threads.set_audit, audit.id, parent_ts=ts, report=json.dumps(report.to_json()))
-        return audit.id
-    parent_ts = await _post_parent(worker, channel_id, daily_parent(day))
-    await asyncio.to_thread(worker.threads.set_audit, audit.id, parent_ts=parent_ts)
-    await _summarise(worker, audit, report, parent_ts=parent_ts, summary_ts=None)
-    return audit.id
 
 
 async def _post_parent(worker: RunWorker, channel_id: str, message: SlackMessage) -> str:

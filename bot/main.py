@@ -21,6 +21,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
 from bot.app import build_app, close_app, worker_of
+from bot.audits import keep_resuming_audits
 from bot.daily_audit import DailyAudit
 from bot.http import start_http
 from bot.slack_io import error_code, slack_unavailable
@@ -80,6 +81,7 @@ async def serve(settings: Settings, args: argparse.Namespace) -> None:
         # Runs left unfinished (a crash, a deploy, a replica that died) are taken over now and
         # whenever their driver is gone later on.
         worker.start_resuming()
+        audits = asyncio.get_running_loop().create_task(keep_resuming_audits(worker), name="salla-sync-audits")
         daily = None
         if settings.salla_sync_audit_channel:
             daily = DailyAudit(worker, settings.salla_sync_audit_channel, settings.salla_sync_audit_at)
@@ -95,6 +97,7 @@ async def serve(settings: Settings, args: argparse.Namespace) -> None:
                 await stop.wait()
             finally:
                 await runner.cleanup()
+                audits.cancel()
                 if daily is not None:
                     await daily.stop()
                 await worker.shutdown()
@@ -109,6 +112,7 @@ async def serve(settings: Settings, args: argparse.Namespace) -> None:
             finally:
                 await handler.close_async()
                 await runner.cleanup()
+                audits.cancel()
                 if daily is not None:
                     await daily.stop()
                 await worker.shutdown()

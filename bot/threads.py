@@ -8,7 +8,7 @@ run's own lease and report cursor (``sync_core/store/runs.py``): a thread has no
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Column, Text
 from sqlalchemy.engine import Engine
@@ -56,12 +56,18 @@ class SlackAudit(SQLModel, table=True):
     user_id: str
     channel_id: str
     days: str  # the range as people read it: "2026-11-01 to 2026-11-30"
+    first_day: str  # YYYY-MM-DD
+    last_day: str
     parent_ts: str | None = None
     summary_ts: str | None = None
     report: str | None = Field(default=None, sa_column=Column(Text))  # AuditReport.to_json()
     synced_by: str | None = None  # who pressed "Sync N missing": the guard, across clicks and replicas
     runs: str | None = None  # the runs that sync them, comma-separated
     daily_for: str | None = Field(default=None, unique=True)  # the day of a daily audit: one post a day, whoever posts it
+    # The process filling the thread in, until when (renewed while it works); NULL once it is done.
+    # A process that dies leaves the lease to run out; another then re-runs the audit into the thread.
+    owner: str | None = None
+    lease_until: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -120,6 +126,38 @@ class ThreadStore:
             except IntegrityError:
                 session.rollback()
                 return None
+
+    def renew_audit(self, audit_id: int, owner: str, seconds: float) -> bool:
+        with Session(self.engine) as session:
+            renewed = session.exec(update_rows(SlackAudit)
+                                   .where(col(SlackAudit.id) == audit_id, col(SlackAudit.owner) == owner,
+                                          col(SlackAudit.lease_until).is_not(None))
+                                   .values(lease_until=utcnow() + timedelta(seconds=seconds))).rowcount
+            session.commit()
+            return renewed == 1
+
+    def audit_done(self, audit_id: int, owner: str) -> None:
+        with Session(self.engine) as session:
+            session.exec(update_rows(SlackAudit).where(col(SlackAudit.id) == audit_id, col(SlackAudit.owner) == owner)
+                         .values(owner=None, lease_until=None))
+            session.commit()
+
+    def take_stale_audits(self, owner: str, seconds: float) -> list[SlackAudit]:
+        """Audits whose process died before filling their thread in, each taken by one process."""
+        now = utcnow()
+        taken = []
+        with Session(self.engine, expire_on_commit=False) as session:
+            stale = session.exec(select(SlackAudit).where(col(SlackAudit.lease_until).is_not(None),
+                                                          col(SlackAudit.lease_until) < now)).all()
+            for audit in stale:
+                won = session.exec(update_rows(SlackAudit)
+                                   .where(col(SlackAudit.id) == audit.id,
+                                          col(SlackAudit.lease_until) == audit.lease_until)
+                                   .values(owner=owner, lease_until=now + timedelta(seconds=seconds))).rowcount
+                session.commit()
+                if won == 1:
+                    taken.append(audit)
+        return taken
 
     def claim_audit_sync(self, audit_id: int, user_id: str) -> bool:
         """Take the right to sync the audit's missing orders; False if someone took it first."""

@@ -130,3 +130,35 @@ async def test_more_than_100_missing_are_synced_as_runs_of_100_one_after_another
     assert sum("*Success*" in line for line in lines) == 130
     po_numbers = Counter(d.po_number for docs in bot.enerpize.documents.values() for d in docs)
     assert len(po_numbers) == 130 and all(count == 1 for count in po_numbers.values())
+
+
+async def test_an_audit_left_half_done_by_a_dead_process_is_finished_in_its_thread(bot):
+    """The process posted the parent and the progress reply, then died while reading Salla: once
+    its lease ran out, another process reads again and turns that reply into the summary."""
+    from datetime import timedelta
+
+    from bot.app import worker_of
+    from bot.audits import resume_audits
+    from bot.threads import SlackAudit
+    from sync_core.store.tables import utcnow
+
+    from bot.ui.audit import audit_parent, audit_progress
+    from sync_core.audit import AuditProgress
+
+    worker = worker_of(bot.app)
+    parent_ts = await worker.out.post(CHANNEL, audit_parent(USER, "2026-11-20"))
+    progress_ts = await worker.out.post(CHANNEL, audit_progress(AuditProgress()), thread_ts=parent_ts)
+    dead = bot.threads.add_audit(SlackAudit(user_id=USER, channel_id=CHANNEL, days="2026-11-20", first_day="2026-11-20",
+                                            last_day="2026-11-20", parent_ts=parent_ts, summary_ts=progress_ts,
+                                            owner="dead", lease_until=utcnow() + timedelta(seconds=60)))
+    assert await resume_audits(worker) == []  # its lease is still running
+    bot.threads.set_audit(dead.id, lease_until=utcnow() - timedelta(seconds=1))
+    assert await resume_audits(worker) == [dead.id]
+    assert await resume_audits(worker) == []  # taken once
+    await bot.idle()
+    [parent] = bot.slack.top_level(CHANNEL)
+    summary, missing = bot.slack.replies(CHANNEL, parent.ts)
+    assert summary.ts == progress_ts and "1 missing" in summary.as_text()
+    assert "`1001`" in missing.as_text()
+    done = bot.threads.get_audit(dead.id)
+    assert done.owner is None and done.lease_until is None and done.report
