@@ -20,6 +20,7 @@ class BlockId(str, enum.Enum):
     RUN_CONTROLS = "run_controls"
     HOME_CONTROLS = "home_controls"
     AUDIT_CONTROLS = "audit_controls"
+    HOME_AUDIT = "home_audit"
 
 
 class ActionId(str, enum.Enum):
@@ -27,5 +28,8 @@ class ActionId(str, enum.Enum):
     CANCEL_RUN = "cancel_run"
     RERUN_FAILED = "rerun_failed"
     SYNC_AUDIT_MISSING = "sync_audit_missing"
+    HOME_AUDIT_FROM = "home_audit_from"
+    HOME_AUDIT_TO = "home_audit_to"
+    HOME_AUDIT_FIND = "home_audit_find"
     HOME_SYNC_NEW = "home_sync_new"
     HOME_STATUS_FILTER = "home_status_filter"

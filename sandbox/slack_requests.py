@@ -181,11 +181,22 @@ class AppRequests(SlackWorkspace):
                                          response_url=self.new_response_url(channel, user_id))
         raise LookupError(f"message {ts} in {channel} has no button {action_id!r}")
 
-    def home_action(self, user_id: str, action_id: str, *, selected: str | None = None) -> SlackRequest:
-        """Using an element of ``user_id``'s published Home tab: a button, or a select with ``selected``."""
+    def home_action(self, user_id: str, action_id: str, *, selected: str | None = None,
+                    dates: dict[str, str] | None = None) -> SlackRequest:
+        """Using an element of ``user_id``'s published Home tab: a button, or a select with ``selected``.
+        ``dates``: {action_id: "YYYY-MM-DD"} picked in its date pickers first (else their initial
+        dates), sent in the view's state as Slack sends it."""
         view = self.home(user_id)
         if view is None:
             raise LookupError(f"no Home tab published for {user_id}")
+        state: dict[str, dict[str, Any]] = {}
+        for block in view.get("blocks", []):
+            for element in block.get("elements") or []:
+                if element.get("type") == "datepicker":
+                    picked = (dates or {}).get(element["action_id"], element.get("initial_date"))
+                    state.setdefault(block.get("block_id", ""), {})[element["action_id"]] = {
+                        "type": "datepicker", "selected_date": picked}
+        view = {**view, "state": {"values": state}}
         for block in view.get("blocks", []):
             for element in block.get("elements") or []:
                 if element.get("action_id") != action_id:
@@ -194,6 +205,8 @@ class AppRequests(SlackWorkspace):
                                           "block_id": block.get("block_id", "")}
                 if element["type"] == "button":
                     action.update(text=element.get("text"), value=element.get("value", ""))
+                elif element["type"] == "datepicker":
+                    action["selected_date"] = state[block.get("block_id", "")][action_id]["selected_date"]
                 else:
                     option = next((o for o in element.get("options", []) if o.get("value") == selected), None)
                     if option is None:

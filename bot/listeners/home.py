@@ -9,9 +9,12 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.context import ModalContext, Origin
 from bot.deps import Deps
-from bot.ids import ActionId
+from bot.audits import run_audit
+from bot.errors import tell_user
+from bot.ids import ActionId, BlockId
 from bot.ui.home import home_view, refused_home_view, status_filter
 from bot.ui.modal import sync_modal
+from sync_core.audit import AuditRange, AuditRangeError
 
 
 async def publish_home(deps: Deps, user_id: str, status: str | None = None) -> None:
@@ -47,6 +50,34 @@ def register(app: AsyncApp, deps: Deps) -> None:
         deps.after_ack(deps.client.views_open(trigger_id=body["trigger_id"], view=modal), body=body,
                        context=context, name="open-modal")
 
+    async def day_picked(ack: AsyncAck) -> None:
+        await ack()  # read when "Find unsynced orders" is pressed
+
+    async def find_unsynced(ack: AsyncAck, body: dict[str, Any], context: Any) -> None:
+        """Audit the two picked days; the thread is in the user's DM (a bad range is told there too)."""
+        await ack()
+        user = body["user"]["id"]
+        if deps.access.refusal(user, from_home=True):
+            deps.after_ack(publish_home(deps, user), body=body, context=context, name="home")
+            return
+        picked = ((body.get("view") or {}).get("state") or {}).get("values", {}).get(BlockId.HOME_AUDIT.value, {})
+        first = (picked.get(ActionId.HOME_AUDIT_FROM.value) or {}).get("selected_date")
+        last = (picked.get(ActionId.HOME_AUDIT_TO.value) or {}).get("selected_date")
+
+        async def audit_in_dm() -> None:
+            channel = await deps.worker.out.dm_channel(user)
+            try:
+                days = AuditRange.parse(first, last)
+            except AuditRangeError as exc:
+                await tell_user(deps.worker.out, f"I can't audit that: {exc}.", user_id=user)
+                return
+            await run_audit(deps.worker, days, user_id=user, channel_id=channel)
+
+        deps.after_ack(audit_in_dm(), body=body, context=context, name="home-audit")
+
     app.event("app_home_opened")(home_opened)
+    app.action(ActionId.HOME_AUDIT_FROM.value)(day_picked)
+    app.action(ActionId.HOME_AUDIT_TO.value)(day_picked)
+    app.action(ActionId.HOME_AUDIT_FIND.value)(find_unsynced)
     app.action(ActionId.HOME_STATUS_FILTER.value)(filter_changed)
     app.action(ActionId.HOME_SYNC_NEW.value)(sync_new_order)

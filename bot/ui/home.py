@@ -1,15 +1,17 @@
-"""The App Home tab: the "Invoice Sync Log", newest first, with a status filter and "Sync New Order"."""
+"""The App Home tab: the "Invoice Sync Log", newest first, with a status filter, "Sync New Order",
+and "Find unsynced orders" between two days (its audit answers in the user's DM)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
     ContextBlock,
+    DatePickerElement,
     DividerBlock,
     HeaderBlock,
     MarkdownTextObject,
@@ -21,6 +23,7 @@ from slack_sdk.models.views import View
 
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.ui.limits import HOME_MAX_BLOCKS, escape, truncate
+from sync_core.audit import DEFAULT_DAYS, today_in_riyadh
 from sync_core.results import SyncStatus
 from sync_core.store.tables import SyncRecord
 
@@ -28,7 +31,7 @@ ALL = "All"
 FILTERS = [ALL] + [status.value for status in SyncStatus]
 REASON_MAX = 300
 BLOCKS_PER_RECORD = 2
-FIXED_BLOCKS = 4
+FIXED_BLOCKS = 5
 
 
 def status_filter(value: str | None) -> str | None:
@@ -72,9 +75,22 @@ def _controls(current: str | None, can_sync: bool) -> ActionsBlock:
     return ActionsBlock(block_id=BlockId.HOME_CONTROLS.value, elements=elements)
 
 
+def _audit_controls() -> ActionsBlock:
+    """Two days (the last week by default) and the button that audits them."""
+    today = today_in_riyadh()
+    return ActionsBlock(block_id=BlockId.HOME_AUDIT.value, elements=[
+        DatePickerElement(action_id=ActionId.HOME_AUDIT_FROM.value, placeholder="From",
+                          initial_date=(today - timedelta(days=DEFAULT_DAYS - 1)).isoformat()),
+        DatePickerElement(action_id=ActionId.HOME_AUDIT_TO.value, placeholder="To", initial_date=today.isoformat()),
+        ButtonElement(text="Find unsynced orders", action_id=ActionId.HOME_AUDIT_FIND.value, value="audit"),
+    ])
+
+
 def home_view(records: Sequence[SyncRecord], *, status: str | None = None, can_sync: bool = True,
               notice: str | None = None) -> View:
     blocks: list[Block] = [HeaderBlock(text="Invoice Sync Log"), _controls(status, can_sync)]
+    if can_sync:
+        blocks.append(_audit_controls())
     shown = list(records)[: (HOME_MAX_BLOCKS - FIXED_BLOCKS) // BLOCKS_PER_RECORD]
     about = f"Newest first · {len(shown)} entr{'y' if len(shown) == 1 else 'ies'}"
     about += f" · status: {status}" if status else " · all statuses"

@@ -103,3 +103,26 @@ async def test_someone_not_allowed_sees_no_log_and_no_sync_button(make_bot):
     assert "not on the list" in text and ActionId.HOME_SYNC_NEW.value not in text
     allowed = await open_home(bot, OTHER_USER)
     assert ActionId.HOME_SYNC_NEW.value in json.dumps(allowed)
+
+
+async def test_find_unsynced_orders_audits_the_picked_days_in_the_users_dm(bot):
+    view = await open_home(bot)
+    pickers = [e for b in view["blocks"] if b.get("block_id") == BlockId.HOME_AUDIT.value for e in b["elements"]]
+    assert [e["type"] for e in pickers] == ["datepicker", "datepicker", "button"]
+    dates = {ActionId.HOME_AUDIT_FROM.value: "2026-11-20", ActionId.HOME_AUDIT_TO.value: "2026-11-20"}
+    picked = await bot.send(bot.slack.home_action(USER, ActionId.HOME_AUDIT_FROM.value, dates=dates))
+    assert picked.status == 200  # picking a day is acked, nothing else
+    answer = await bot.send(bot.slack.home_action(USER, ActionId.HOME_AUDIT_FIND.value, dates=dates))
+    assert (answer.status, answer.text) == (200, "")
+    await bot.idle()
+    dm = bot.slack.dm_channel_of(USER)
+    [parent] = bot.slack.top_level(dm)
+    assert "which Salla invoices of 2026-11-20 are not in Enerpize" in parent.as_text()
+    summary, missing = bot.slack.replies(dm, parent.ts)
+    assert "1 missing" in summary.as_text() and "`1001`" in missing.as_text()
+
+    reversed_days = {ActionId.HOME_AUDIT_FROM.value: "2026-11-20", ActionId.HOME_AUDIT_TO.value: "2026-11-01"}
+    await bot.send(bot.slack.home_action(USER, ActionId.HOME_AUDIT_FIND.value, dates=reversed_days))
+    await bot.idle()
+    told = bot.slack.top_level(dm)[-1]
+    assert "I can't audit that: the range ends (2026-11-01) before it starts (2026-11-20)." in told.as_text()
