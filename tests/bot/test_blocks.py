@@ -116,4 +116,4 @@ def test_the_home_view_stays_under_100_blocks_with_a_long_log():
     assert check_blocks(view["blocks"], max_blocks=100) == []
     statuses = Counter(f["text"] for b in view["blocks"] if b.get("fields") for f in b["fields"]
                        if f["text"].startswith("*Status*"))
-    assert statuses == {"*Status*\nFailed": 48}
+    assert statuses == {"*Status*\nFailed": 47}  # 100 blocks: 5 fixed (the audit's day pickers among them), 2 an entry
