@@ -4,8 +4,9 @@ It starts simulators of Slack, Salla and Enerpize on loopback, serves the real b
 and sends it what Slack would, signed as Slack signs it: the ``/salla-sync`` command, the modal
 submitted with a handful of numbers that show every status (an invoice + return order, a guest,
 a number typed as an internal id, one with no invoice yet, one whose totals do not add up, one
-that does not exist, one Salla fails to serve), then a click on "Re-run failed". It prints the
-thread as a person reads it in Slack, and the sync log. The database is an embedded SQLite file
+that does not exist, one Salla fails to serve), then a click on "Re-run failed", then an audit of
+the first ten days of November and a click on its "Sync N missing". It prints the threads as a
+person reads them in Slack. The database is an embedded SQLite file
 in a temporary folder, thrown away at the end.
 """
 
@@ -37,6 +38,7 @@ from sync_core.wiring import open_service
 DEMO_NUMBERS = ["1001", "1002", "1004", "418149281", "1011", "1016", "1017", "1007"]
 SECRET = "demo-signing-secret"
 USER, CHANNEL = "U0DEMO", "C0FINANCE"
+AUDIT_FROM, AUDIT_TO = "2026-11-01", "2026-11-10"
 
 
 def _say(text: str) -> None:
@@ -90,13 +92,28 @@ async def _demo(numbers: list[str], settings: Settings, slack: SlackSimulator, s
             _say("The same thread, after the re-run:")
             _print_thread(slack, thread.channel_id, thread.parent_ts, skip=seen)
 
+            _say(f"\n@{USER}: /salla-sync audit {AUDIT_FROM} {AUDIT_TO}")
+            await driver.command(f"audit {AUDIT_FROM} {AUDIT_TO}", user=USER, channel=CHANNEL)
+            await wait_for_runs(app, timeout=120)
+            audit_parent = slack.top_level(CHANNEL)[-1]
+            _say(f"#{CHANNEL} gets a thread for it:")
+            seen = _print_thread(slack, CHANNEL, audit_parent.ts)
+            summary = slack.replies(CHANNEL, audit_parent.ts)[0]
+            if "Sync " in summary.as_text():
+                _say("\nThey click \"Sync N missing\" (and confirm):")
+                await driver.post(slack.click(CHANNEL, summary.ts, ActionId.SYNC_AUDIT_MISSING.value, user_id=USER))
+                await wait_for_runs(app, timeout=120)
+                _say("The audit's thread, after the sync:")
+                _print_thread(slack, CHANNEL, audit_parent.ts, skip=seen)
+
             created = sum(len(d) for d in enerpize.documents.values())
             po_numbers = [d.po_number for docs in enerpize.documents.values() for d in docs]
             click.echo(f"\nEnerpize documents created: {created} ({len(set(po_numbers))} distinct Salla invoices)."
                        f"\nCalls: Salla {salla.call_count()}, Enerpize {enerpize.call_count()}, "
                        f"Slack {len(slack.calls())}. Top-level messages in #{CHANNEL}: "
                        f"{len(slack.top_level(CHANNEL))}.")
-            click.echo("Try the terminal too: salla-sync sync 1001 --json, salla-sync log (with your .env).")
+            click.echo("Try the terminal too: salla-sync sync 1001 --json, salla-sync audit --from 2026-11-01, "
+                       "salla-sync log (with your .env).")
             return 0
         finally:
             await wait_for_runs(app, timeout=30)
