@@ -24,6 +24,9 @@ from typing import Any
 
 from bench import report as reporting
 from bench.acks import measure_acks
+from bench.audit import INVOICES as AUDIT_INVOICES
+from bench.audit import MISSING as AUDIT_MISSING
+from bench.audit import measure_audit
 from bench.bounds import RATE_MODELS
 from bench.calls import measure_calls
 from bench.sync_runs import run_orders
@@ -104,6 +107,10 @@ async def main_async(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                        "enerpize_per_document_cold": counts.enerpize_per_document_cold,
                        "enerpize_per_document_warm": counts.enerpize_per_document_warm,
                        "enerpize_per_document_by_dialect": {d: vars(c) for d, c in counts.enerpize.items()}}
+
+    say(f"the audit: {AUDIT_INVOICES} invoices, {AUDIT_MISSING} missing, {min(args.plans)}/min plan (window + 1/s leak)")
+    audit = await asyncio.to_thread(measure_audit, latency=args.latency, plan=min(args.plans))
+    report["audit"] = audit.as_dict()
 
     say(f"acknowledgements: {args.users} users at once, {args.rounds} rounds, {fastest}/min plan")
     acks = await measure_acks(users=args.users, rounds=args.rounds, plan=fastest, latency=args.latency,

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any, Self
 
+from sandbox.enerpize_books import INVOICES
 from sandbox.enerpize_sim import EnerpizeSimulator
 from sandbox.salla_sim import SallaSimulator
 from sandbox.salla_store import SallaStore
@@ -76,6 +77,13 @@ class RemoteSalla:
         """``SallaSimulator.throttled_count``: calls answered 429 by the rate limit."""
         return self._sims.request("salla.throttled_count")
 
+    def set_invoices_per_page(self, count: int) -> None:
+        """The most invoices a page of the invoice list holds (Salla's lists: 60)."""
+        self._sims.request("salla.per_page", count)
+
+    def reset_counters(self) -> None:
+        self._sims.request("salla.reset")
+
 
 class RemoteEnerpize:
     """The child's ``EnerpizeSimulator`` as the bench uses it."""
@@ -88,6 +96,13 @@ class RemoteEnerpize:
     def call_count(self, method: str | None = None, path_contains: str | None = None) -> int:
         """``EnerpizeSimulator.call_count``."""
         return self._sims.request("enerpize.call_count", method, path_contains)
+
+    def add_invoices(self, po_numbers: list[str], date: str) -> None:
+        """Invoices made earlier under these ``po_number`` keys (one client, one line each)."""
+        self._sims.request("enerpize.add_invoices", po_numbers, date)
+
+    def reset_counters(self) -> None:
+        self._sims.request("enerpize.reset")
 
 
 class RemoteSims:
@@ -229,8 +244,22 @@ def _child(conn: Connection, store: bytes, plan: int | None, latency: float, rat
         def quiet() -> None:
             logging.getLogger("sandbox").setLevel(logging.CRITICAL)
 
+        def add_invoices(po_numbers: list[str], date: str) -> None:
+            client = enerpize.add_client(client_number="salla-guest", business_name="Salla guest")
+            for po_number in po_numbers:
+                enerpize.books.add_document(INVOICES, {
+                    "Invoice": {"client_id": client["id"], "date": date, "po_number": po_number},
+                    "InvoiceItem": [{"item": "x", "unit_price": 10, "quantity": 1}]})
+
+        def per_page(count: int) -> None:
+            salla.invoices_per_page = count
+
         handlers = {
             "salla.calls": lambda: list(salla.calls),
+            "salla.per_page": per_page,
+            "salla.reset": salla.reset_counters,
+            "enerpize.add_invoices": add_invoices,
+            "enerpize.reset": enerpize.reset_counters,
             "salla.throttled_count": lambda: salla.throttled_count,
             "enerpize.call_count": enerpize.call_count,
             "quiet": quiet,

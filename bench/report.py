@@ -168,6 +168,18 @@ def table(report: dict[str, Any]) -> str:
                      f"{_mark(met['results lost to Slack 429s (all runs)'])}  ({throttled})")
     lines.append(f"  {'peak RSS of the bot process':48} {report['peak_rss_mb']:6.0f}MB   <= 150 MB  "
                  f"{_mark(met['peak RSS of the bot'])}")
+    audit = report.get("audit")
+    if audit:
+        lines.append("")
+        lines.append(f"The audit: {audit['invoices']} Salla invoices of one day, {audit['missing_found']} missing from "
+                     f"Enerpize (the ledger knows the rest), {audit['plan_per_minute']}/min plan (window + 1/s leak)")
+        lines.append(f"  {'wall time / lower bound':48} {audit['wall_seconds']:6.2f} s / {audit['bound_seconds']:.2f} s = "
+                     f"{audit['ratio']:.2f}x   <= 1.25x  {_mark(audit['ratio'] <= 1.25)}")
+        lines.append(f"  {'Salla calls':48} {audit['salla_calls']:8d}   <= {audit['salla_target']}  "
+                     f"{_mark(audit['salla_calls'] <= audit['salla_target'])}  ({audit['salla_throttled']} answered 429)")
+        lines.append(f"  {'Enerpize calls':48} {audit['enerpize_calls']:8d}   <= {audit['enerpize_target']}  "
+                     f"{_mark(audit['enerpize_calls'] <= audit['enerpize_target'])}")
+        lines.append(f"  {'peak RSS of the auditing process':48} {audit['peak_rss_mb']:6.0f}MB")
     lines.append("")
     m = report["machine"]
     lines.append(f"machine: {m['cores']} cores, {m['cpu']}, {m['memory_gb']} GB RAM, Python {m['python']}, "

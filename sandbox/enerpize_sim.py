@@ -168,7 +168,7 @@ class EnerpizeSimulator(Simulator):
             elif "bracket" in spellings and f"filter[{key}]" in request.query:
                 filters[key] = request.query[f"filter[{key}]"]
             with self.books.lock:
-                rows = [row for row in self._rows(kind) if self._matches(row, filters)]
+                rows = [row for row in self._rows(kind, filters) if self._matches(row, filters)]
             if kind == INVOICES:  # documented plain parameters of the invoice list
                 if "external_source" in request.query:
                     rows = [r for r in rows if r.get("external_source", "api") == request.query["external_source"]]
@@ -240,12 +240,18 @@ class EnerpizeSimulator(Simulator):
 
     # -- helpers -----------------------------------------------------------------------------
 
-    def _rows(self, kind: str) -> list[dict[str, Any]]:
+    def _rows(self, kind: str, filters: dict[str, str] | None = None) -> list[dict[str, Any]]:
+        """The list's records; documents filtered by an exact ``po_number`` before they are rendered
+        (a long list, looked up by key, costs the simulator no more than a short one)."""
         if kind == "clients":
             return self.books.clients
         if kind == "products":
             return self.books.products
-        return [document.header() for document in self.books.documents[kind]]
+        documents = self.books.documents[kind]
+        wanted = (filters or {}).get("po_number")
+        if wanted is not None and not self.loose_filters:
+            documents = [d for d in documents if d.po_number == wanted]
+        return [document.header() for document in documents]
 
     def _matches(self, row: dict[str, Any], filters: dict[str, str]) -> bool:
         for name, wanted in filters.items():

@@ -19,6 +19,7 @@ import asyncio
 import math
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -233,8 +234,8 @@ class SallaSimulator(Simulator):
                 invoices = [i for i in invoices if i.date[:10] >= since]
             if until:
                 invoices = [i for i in invoices if i.date[:10] <= until]
-            rows = [i.header_json() for i in sorted(invoices, key=lambda i: i.id)]
-        return self._page(request, rows, self.invoices_per_page)
+            invoices.sort(key=lambda i: i.id)
+            return self._page(request, invoices, self.invoices_per_page, render=lambda i: i.header_json())
 
     async def _invoice(self, request: web.Request) -> web.Response:
         invoice_id = _int(request.match_info["invoice_id"])
@@ -260,8 +261,10 @@ class SallaSimulator(Simulator):
     def _ok(self, data: Any) -> web.Response:
         return json_response({"status": 200, "success": True, "data": data})
 
-    def _page(self, request: web.Request, rows: list[Any], per_page: int) -> web.Response:
-        """One page of ``rows``. The simulator's per_page caps what the client asks for."""
+    def _page(self, request: web.Request, rows: list[Any], per_page: int,
+              render: Callable[[Any], Any] | None = None) -> web.Response:
+        """One page of ``rows`` (``render``: each row of the page as JSON). The simulator's
+        per_page caps what the client asks for."""
         asked = _int(request.query.get("per_page", ""))
         if asked is not None and asked > 0:
             per_page = min(per_page, asked)
@@ -269,6 +272,8 @@ class SallaSimulator(Simulator):
         page = _int(request.query.get("page", "")) or 1
         page = max(page, 1)
         chunk = rows[(page - 1) * per_page: page * per_page]
+        if render is not None:
+            chunk = [render(row) for row in chunk]
         links: dict[str, str] = {}
         if page < total_pages:
             links["next"] = str(request.url.update_query(page=page + 1))

@@ -117,7 +117,11 @@ class EnerpizeClient:
         record = await self.lookups.find_document(_LIST[kind], po_number)
         return None if record is None else _document(kind, record)
 
-    async def keys_present(self, kind: DocumentKind, po_numbers: Iterable[str], *, at_once: int = 8) -> set[str]:
+    async def learn_filters(self) -> None:
+        """Find out (once) which spelling filters the document lists, ahead of key look-ups."""
+        await asyncio.gather(*(self.lookups.report(spec) for spec in (INVOICES, REFUND_RECEIPTS)))
+
+    async def keys_present(self, kind: DocumentKind, po_numbers: Iterable[str], *, at_once: int = 16) -> set[str]:
         """Which of these idempotency keys Enerpize holds a document under: a look-up a key where the
         tenant's list filters (``at_once`` at a time), else one read of the whole list.
         ``CannotConfirm`` when the list can be read neither way."""

@@ -158,12 +158,10 @@ class Lookups:
         if not rows_of(await self.api.get(spec.path, {"limit": 1, "page": 1}), spec):
             return FilterReport(spec, frozenset(Spelling), empty=True)
         impossible = f"salla-sync-probe-{uuid.uuid4().hex}"
-        works = set()
-        for spelling in Spelling:
-            body = await self.api.get(spec.path, {spelling.param(spec.key): impossible, "limit": 1, "page": 1})
-            if not rows_of(body, spec):
-                works.add(spelling)
-        return FilterReport(spec, frozenset(works))
+        answers = await asyncio.gather(*(self.api.get(spec.path, {s.param(spec.key): impossible, "limit": 1, "page": 1})
+                                         for s in Spelling))
+        return FilterReport(spec, frozenset(s for s, body in zip(Spelling, answers, strict=True)
+                                            if not rows_of(body, spec)))
 
     # --- look-ups ---------------------------------------------------------------------------
 

@@ -48,6 +48,8 @@ def test_quick_benchmark_reports_every_figure(tmp_path):
     assert all(_number(calls[k]) for k in ("salla_per_single_invoice_order", "enerpize_per_document_cold",
                                            "enerpize_per_document_warm"))
     assert _number(report["peak_rss_mb"])
+    audit = report["audit"]
+    assert audit["missing_found"] == 10 and audit["salla_calls"] > 0 and _number(audit["ratio"])
     assert {t["target"] for t in report["targets"]} >= {
         "ack p99, /salla-sync command", "ack p99, modal submission", "Salla calls per single-invoice order",
         "Enerpize calls per document, warm caches", "Slack API calls per run (most on any plan)",
@@ -56,6 +58,6 @@ def test_quick_benchmark_reports_every_figure(tmp_path):
     for machine_fact in ("cores", "cpu", "python"):
         assert report["machine"][machine_fact]
 
-    assert "Slack acknowledgement" in done.stdout
+    assert "Slack acknowledgement" in done.stdout and "The audit:" in done.stdout
     if importlib.util.find_spec("matplotlib") is not None:
         assert (tmp_path / "orders_over_time.png").stat().st_size > 0
