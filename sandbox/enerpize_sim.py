@@ -172,6 +172,10 @@ class EnerpizeSimulator(Simulator):
             if kind == INVOICES:  # documented plain parameters of the invoice list
                 if "external_source" in request.query:
                     rows = [r for r in rows if r.get("external_source", "api") == request.query["external_source"]]
+                if request.query.get("date_from"):
+                    rows = [r for r in rows if str(r.get("date") or "") >= request.query["date_from"]]
+                if request.query.get("date_to"):
+                    rows = [r for r in rows if str(r.get("date") or "") <= request.query["date_to"]]
                 if request.query.get("keywords"):
                     words = request.query["keywords"]
                     rows = [r for r in rows if any(words in str(r.get(f) or "") for f in ("no", "po_number", "notes"))]

@@ -184,7 +184,7 @@ class Audit:
         present: set[str] = set()
         for kind in DocumentKind:
             keys = [idempotency_key(i.id) for i in unknown if i.kind is kind]
-            present |= await self.enerpize.keys_present(kind, keys)
+            present |= await self.enerpize.keys_present(kind, keys, dated=(days.first, days.last))
         candidates = [i for i in unknown if idempotency_key(i.id) not in present]
         state.invoices_checked = len(invoices)
         if progress is not None:

@@ -127,3 +127,26 @@ def test_ranges_people_type():
     assert AuditRange.parse("2026-11-20", today=TODAY) == AuditRange(date(2026, 11, 20), date(2026, 11, 20))
     assert AuditRange.parse(None, today=TODAY) == AuditRange(date(2026, 11, 29), TODAY)  # the last 7 days
     assert AuditRange.parse("2026-09-05", "2026-12-05", today=TODAY).days == 92
+
+
+async def test_many_invoices_unknown_to_the_ledger_cost_one_read_of_the_dated_list(salla, enerpize, service):
+    """An earlier deployment made 40 of the day's 45 invoices (this database knows none of them):
+    one read of Enerpize's invoices of that day, not 45 look-ups; the 5 others are missing."""
+    client = enerpize.add_client(client_number="earlier", business_name="Earlier")
+    orders = []
+    for n in range(45):
+        order = salla.store.add_order(40_000 + n, customer=None, lines=[line("x", "10")], date="2026-10-06 12:00:00")
+        orders.append(salla.store.add_invoice(order))
+    for invoice in orders[:40]:
+        enerpize.books.add_document(INVOICES, {"Invoice": {"client_id": client["id"], "date": "2026-10-06",
+                                                           "po_number": idempotency_key(invoice.id)},
+                                               "InvoiceItem": [{"item": "x", "unit_price": 1, "quantity": 1}]})
+    enerpize.reset_counters()
+    report = await service.audit.run(AuditRange(date(2026, 10, 6), date(2026, 10, 6)))
+    assert (report.salla_invoices, report.in_enerpize) == (45, 40)
+    assert {m.salla_invoice_id for m in report.missing} == {i.id for i in orders[40:]}
+    keyed = [c for c in enerpize.calls if "po_number=SALLA" in str(c.query) or "SALLA-" in str(c.query)]
+    assert keyed == []  # no look-up a key
+    listed = [c for c in enerpize.calls if c.path.endswith("/invoices") and "page" in c.query
+              and "po_number" not in str(c.query)]
+    assert 1 <= len(listed) <= 5  # the probe (at most 3) and one page of the dated list, or the whole list
