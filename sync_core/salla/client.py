@@ -163,6 +163,11 @@ class SallaClient:
         not honoured) is left out: never trust a filter."""
         params = {"from_date": first.isoformat(), "to_date": last.isoformat(), "per_page": INVOICES_PER_PAGE}
         what = f"an invoice of {first.isoformat()}..{last.isoformat()}"
+
+        def rows(answer: dict) -> list[SallaInvoice]:  # read as each page arrives, while others are on the way
+            found = [self._model(SallaInvoice, row, what) for row in answer.get("data") or []]
+            return [i for i in found if i.date is None or first <= i.date <= last]
+
         body = await self._get("/orders/invoices", {**params, "page": 1})
         pages = max(1, min(int((body.get("pagination") or {}).get("totalPages") or 1), 10_000))
         read = 1
@@ -170,23 +175,23 @@ class SallaClient:
             on_page(read, pages)
         slots = asyncio.Semaphore(pages_at_once)
 
-        async def page(number: int) -> dict:
+        async def page(number: int) -> list[SallaInvoice]:
             nonlocal read
             async with slots:
                 answer = await self._get("/orders/invoices", {**params, "page": number})
             read += 1
             if on_page is not None:
                 on_page(read, pages)
-            return answer
+            return rows(answer)
 
-        bodies = [body, *await asyncio.gather(*(page(n) for n in range(2, pages + 1)))]
-        invoices: list[SallaInvoice] = []
-        for answer in bodies:
-            for row in answer.get("data") or []:
-                invoice = self._model(SallaInvoice, row, what)
-                if invoice.date is None or first <= invoice.date <= last:
-                    invoices.append(invoice)
-        return invoices
+        others = asyncio.gather(*(page(n) for n in range(2, pages + 1)))  # on their way while the first is read
+        try:
+            first_rows = rows(body)
+        except BaseException:
+            others.cancel()
+            await asyncio.gather(others, return_exceptions=True)
+            raise
+        return [*first_rows, *(invoice for found in await others for invoice in found)]
 
     async def get_invoice(self, invoice_id: int) -> SallaInvoice:
         body = await self._get(f"/orders/invoices/{invoice_id}")
