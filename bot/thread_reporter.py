@@ -80,8 +80,9 @@ class SlackThreadReporter:
             await asyncio.gather(self._ticker, return_exceptions=True)
 
     async def report(self, live: LiveRun, results: Sequence[OrderResult], cursor: ReportCursor) -> bool:
-        """The summary and the totals (edits: repeating them is harmless), then the result messages
-        from the cursor on, each one counted in the run before the next is posted."""
+        """The result messages from the cursor on, each one counted in the run before the next is
+        posted; then the summary and the parent's totals (edits: a resumed run repeats them
+        harmlessly), so a run reads finished only once every result line is in its thread."""
         thread = self.thread
         if thread is None:
             return True
@@ -91,15 +92,15 @@ class SlackThreadReporter:
         assert thread.channel_id and thread.parent_ts and thread.progress_ts
         run = live.run
         cancelled_by = live.cancel_requested_by if run.state == RunState.CANCELLED.value else None
-        summary = summary_message(live.run_id, thread.user_id, list(results), retry_of=run.retry_of,
-                                  cancelled_by=cancelled_by, duration=run_duration(run))
-        await self.out.update(thread.channel_id, thread.progress_ts, summary)
-        await self._update_parent(thread.root_run_id)
         messages = result_messages(list(results))
         while cursor.position < len(messages):
             await self.out.post(thread.channel_id, messages[cursor.position], thread_ts=thread.parent_ts)
             if not await cursor.advance():
                 return False  # another process holds the run now: it posts the rest
+        summary = summary_message(live.run_id, thread.user_id, list(results), retry_of=run.retry_of,
+                                  cancelled_by=cancelled_by, duration=run_duration(run))
+        await self.out.update(thread.channel_id, thread.progress_ts, summary)
+        await self._update_parent(thread.root_run_id)
         return True
 
     def may_work_later(self, exc: BaseException) -> bool:

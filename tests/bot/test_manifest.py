@@ -28,3 +28,19 @@ def test_the_manifest_is_valid_yaml_when_pyyaml_is_there():
     manifest = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
     assert manifest["features"]["slash_commands"][0]["command"] == COMMAND
     assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["app_home_opened"]
+
+
+def test_the_manifest_is_valid_against_slacks_own_schema():
+    """Checked against the app manifest schema Slack publishes (``shared/reference/official``)."""
+    yaml = pytest.importorskip("yaml")
+    import json
+
+    from jsonschema import Draft7Validator
+
+    schema_path = MANIFEST.parents[1] / "shared" / "reference" / "official" / "slack-app-manifest.schema.1.0.0.json"
+    schema = json.loads(schema_path.read_text(encoding="utf-8"))
+    manifest = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
+    errors = sorted(Draft7Validator(schema).iter_errors(manifest), key=lambda e: list(e.path))
+    assert [f"{'/'.join(map(str, e.path))}: {e.message}" for e in errors] == []
+    broken = {**manifest, "display_information": {}}  # the check can fail: a manifest without a name
+    assert list(Draft7Validator(schema).iter_errors(broken))

@@ -165,3 +165,17 @@ async def test_syncing_does_not_wait_for_the_thread_to_open(bot):
     thread = bot.last_thread()
     assert len(bot.slack.top_level(CHANNEL)) == 1  # still one parent, with the result in its thread
     assert status_words(result_lines(bot.slack, thread)[0]) == ["Success"]
+
+
+async def test_a_run_reads_finished_only_once_every_result_line_is_in_its_thread(bot):
+    """The parent's totals and the "Sync finished" summary come after the last result message."""
+    mark = len(bot.slack.calls())
+    thread = await bot.sync("1001\n1002\n1099")
+    calls = [c for c in bot.slack.calls()[mark:] if c.ok and not c.throttled]
+    results = [i for i, c in enumerate(calls) if c.method == "chat.postMessage"
+               and c.args.get("thread_ts") == thread.parent_ts and "Sync results" in str(c.args.get("text"))]
+    finished = [i for i, c in enumerate(calls) if c.method == "chat.update" and c.args.get("ts") == thread.progress_ts
+                and "finished" in str(c.args.get("text"))]
+    totals = [i for i, c in enumerate(calls) if c.method == "chat.update" and c.args.get("ts") == thread.parent_ts]
+    assert results and finished and totals
+    assert max(results) < min(finished) and max(results) < min(totals)
