@@ -1,5 +1,5 @@
-"""The bot's HTTP server, on aiohttp: ``GET /healthz`` in both modes, and in HTTP mode
-``POST /slack/events`` (Bolt, signature-checked). Where ``/metrics`` and Salla's webhooks will go."""
+"""The bot's HTTP server, on aiohttp: ``GET /healthz`` and ``GET /metrics`` (Prometheus) in both
+modes, and in HTTP mode ``POST /slack/events`` (Bolt, signature-checked)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
 from bot.app import deps_of
+from sync_core.metrics import exposition
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+METRICS_PATH = "/metrics"
 
 
 def web_app(app: AsyncApp, *, events: bool = True) -> web.Application:
@@ -39,7 +41,12 @@ def web_app(app: AsyncApp, *, events: bool = True) -> web.Application:
             return web.json_response({"ok": False, "database": "unreachable"}, status=503)
         return web.json_response({"ok": True, "runs_in_flight": len(deps.worker.running)})
 
+    async def prometheus(_: web.Request) -> web.Response:
+        body, content_type = exposition()
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
     web_application = web.Application()
+    web_application.router.add_get(METRICS_PATH, prometheus)
     if events:
         web_application.router.add_post(EVENTS_PATH, slack_events)
     web_application.router.add_get(HEALTH_PATH, health)

@@ -26,6 +26,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.tuning import Tuning
 from bot.ui.thread import SlackMessage
+from sync_core.metrics import trace_config
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,8 @@ def make_client(token: str, base_url: str, tuning: Tuning = Tuning()) -> AsyncWe
     """
     if not base_url.endswith("/"):
         base_url += "/"
-    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32, keepalive_timeout=30))
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32, keepalive_timeout=30),
+                                    trace_configs=[trace_config("slack")])
     return AsyncWebClient(token=token, base_url=base_url, retry_handlers=retry_handlers(tuning), session=session)
 
 

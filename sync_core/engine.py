@@ -28,6 +28,7 @@ from datetime import timedelta
 
 from sqlmodel import SQLModel
 
+from sync_core import metrics
 from sync_core.intake import RunIntake
 from sync_core.order_sync import OrderSync
 from sync_core.reporting import LiveRun, LogOnlyReporter, ReportCursor, Reporter
@@ -89,6 +90,7 @@ class RunEngine:
         self._resumer: asyncio.Task | None = None
         self._slots: asyncio.Semaphore | None = None
         self._slots_size = 0
+        metrics.track_engine(self)
 
     def register(self, source: RunSource, factory: ReporterFactory) -> None:
         self.reporters[source] = factory
@@ -302,6 +304,7 @@ class RunEngine:
                     continue
                 results[number] = result
                 live.counts[result.status] += 1
+                metrics.count_result(result, live.run.source)
                 reporter.result(live, result)
         finally:
             for task in tasks:

@@ -51,6 +51,8 @@ import aiohttp
 import httpx
 from yarl import URL
 
+from sync_core.metrics import trace_config
+
 KEEPALIVE_SECONDS = 5.0  # httpx's default keepalive_expiry: an idle connection is not reused after this
 TOTAL_FACTOR = 3  # the backstop total: every phase taking its whole timeout, three times over
 
@@ -97,8 +99,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     closed by ``aclose()``, which ``httpx.AsyncClient`` calls on exit.
     """
 
-    def __init__(self, *, limit: int) -> None:
+    def __init__(self, *, limit: int, api: str | None = None) -> None:
         self._limit = limit
+        self._api = api  # counted and timed as this API in the metrics (sync_core/metrics.py)
         self._session: aiohttp.ClientSession | None = None
         # The CA bundle httpx would use. Made here, at start: loading it takes ~70 ms of CPU, which
         # must not land on the event loop while it is answering Slack.
@@ -109,8 +112,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     def _open(self) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(limit=self._limit, keepalive_timeout=KEEPALIVE_SECONDS, ssl=self._ssl)
+        traces = [trace_config(self._api)] if self._api else []
         return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
-                                     auto_decompress=False, trust_env=False)  # proxies: _proxy_for
+                                     auto_decompress=False, trust_env=False,  # proxies: _proxy_for
+                                     trace_configs=traces)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if self._session is None:

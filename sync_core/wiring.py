@@ -41,8 +41,8 @@ async def open_service(settings: Settings, *, store: Store | None = None) -> Asy
         raise ConfigError("SALLA_ACCESS_TOKEN is not set (and no Salla token is stored yet)")
     timeout = httpx.Timeout(settings.salla_sync_http_timeout, connect=min(10.0, settings.salla_sync_http_timeout))
     limit = settings.salla_sync_concurrency * 2 + 4  # connections per API
-    async with httpx.AsyncClient(timeout=timeout, transport=AiohttpTransport(limit=limit)) as salla_http, \
-            httpx.AsyncClient(timeout=timeout, transport=AiohttpTransport(limit=limit)) as enerpize_http:
+    async with httpx.AsyncClient(timeout=timeout, transport=AiohttpTransport(limit=limit, api="salla")) as salla_http, \
+            httpx.AsyncClient(timeout=timeout, transport=AiohttpTransport(limit=limit, api="enerpize")) as enerpize_http:
         manager = TokenManager(access_token=tokens.access_token, refresh_token=tokens.refresh_token,
                                token_url=settings.salla_token_url, client_id=settings.salla_client_id,
                                client_secret=_secret(settings.salla_client_secret), store=store, http=salla_http)
