@@ -127,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except ConfigError as exc:
         print(f"salla-sync-bot: {exc}", file=sys.stderr)
         sys.exit(EXIT_CONFIG)
-    setup_logging(settings.secrets)
+    setup_logging(settings.secrets, fmt=settings.salla_sync_log_format)
     try:
         asyncio.run(serve(settings, args))
     except (ConfigError, SchemaError) as exc:

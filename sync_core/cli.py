@@ -31,7 +31,7 @@ def _settings() -> Settings:
         settings = load_settings()
     except ConfigError as exc:
         _fail(str(exc))
-    setup_logging(settings.secrets)
+    setup_logging(settings.secrets, fmt=settings.salla_sync_log_format)
     return settings
 
 

@@ -30,6 +30,7 @@ from sqlmodel import SQLModel
 
 from sync_core import metrics
 from sync_core.intake import RunIntake
+from sync_core.logs import logging_context
 from sync_core.order_sync import OrderSync
 from sync_core.reporting import LiveRun, LogOnlyReporter, ReportCursor, Reporter
 from sync_core.results import OrderResult, SyncStatus
@@ -288,7 +289,8 @@ class RunEngine:
                         result = OrderResult(number=number, status=SyncStatus.CANCELLED,
                                              reason="cancelled before it started")
                     else:
-                        result = await self.orders.sync_number(number, run_id)
+                        with logging_context(run_id=run_id, number=number, source=live.run.source):
+                            result = await self.orders.sync_number(number, run_id)
                     if result is not None and not await asyncio.to_thread(
                             self.store.add_result, run_id, result, owner=self.owner, lease=self.lease):
                         control.lost.set()

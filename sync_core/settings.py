@@ -10,7 +10,7 @@ from functools import cached_property
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing import Annotated
+from typing import Annotated, Literal
 
 
 CLAIM_LEASE_PER_TIMEOUT = 3  # a claim lease is at least this many HTTP timeouts
@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     # The daily audit: yesterday's, posted in this channel once a day at this time (Asia/Riyadh).
     salla_sync_audit_channel: str | None = None
     salla_sync_audit_at: str = "07:00"
+    # "text" (default) or "json": one JSON object a log line, with run id, order number and source.
+    salla_sync_log_format: Literal["text", "json"] = "text"
 
     # Tuning (not in the contract's table; safe defaults).
     # Orders in flight per process. Each waits on the network almost all the time (Salla's rate limit
