@@ -35,6 +35,8 @@ class ContextFilter(logging.Filter):
         context = _CONTEXT.get()
         for name in CONTEXT_FIELDS:
             setattr(record, name, context.get(name))
+        shown = [f"{name}={context[name]}" for name in CONTEXT_FIELDS if context.get(name) is not None]
+        record.context = f" [{' '.join(shown)}]" if shown else ""  # the text format's
         return True
 
 
@@ -75,7 +77,7 @@ class JsonFormatter(ScrubbingFormatter):
         return text
 
 
-TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s%(context)s: %(message)s"
 
 
 def setup_logging(secrets: Iterable[str], level: int = logging.INFO, *, fmt: str = "text") -> None:

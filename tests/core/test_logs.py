@@ -56,3 +56,13 @@ async def test_a_line_logged_while_a_number_syncs_says_which(salla, enerpize, se
     lines = [json.loads(text) for text in stream.getvalue().splitlines()]
     lost = [line for line in lines if "answer lost" in line["message"]]
     assert lost and all((line["run_id"], line["number"], line["source"]) == (run_id, "1001", "cli") for line in lost)
+
+
+def test_text_lines_carry_the_context_too():
+    from sync_core.logs import TEXT_FORMAT, ContextFilter, ScrubbingFormatter, logging_context
+
+    formatter, context = ScrubbingFormatter([], TEXT_FORMAT), ContextFilter()
+    with logging_context(run_id=7, number="1001", source="cli"):
+        record = logging.LogRecord("sync_core.x", logging.WARNING, __file__, 1, "slow", (), None)
+        context.filter(record)
+    assert formatter.format(record).endswith("WARNING sync_core.x [run_id=7 number=1001 source=cli]: slow")
