@@ -12,6 +12,7 @@ from bot.slack_io import error_code
 from bot.thread_reporter import run_duration
 from bot.threads import SlackThread
 from bot.ui.thread import summary_message
+from sync_core.csv_export import records_csv
 from sync_core.engine import Work
 from sync_core.store.runs import ACTIVE
 from sync_core.store.tables import RunSource, RunState
@@ -31,6 +32,20 @@ async def cancel(worker: RunWorker, run_id: int, user_id: str, notify: Notify) -
         return
     if run.state not in ACTIVE or not await worker.engine.cancel(run_id, by=user_id):
         await notify("That sync has already finished; there is nothing left to cancel.")
+
+
+async def download_csv(worker: RunWorker, run_id: int, user_id: str, notify: Notify) -> None:
+    """The run's rows as a CSV file in its thread (UTF-8 with BOM: Excel opens Arabic right)."""
+    store = worker.service.store
+    thread = await asyncio.to_thread(worker.threads.get, run_id)
+    if thread is None or thread.channel_id is None or thread.parent_ts is None:
+        await notify("I can't find that sync any more.")
+        return
+    records = await asyncio.to_thread(store.run_records, run_id)
+    runs = await asyncio.to_thread(store.runs_of, records)
+    await worker.out.call("files_upload_v2", channel=thread.channel_id, thread_ts=thread.parent_ts,
+                          file=records_csv(records, runs), filename=f"salla-sync-run-{run_id}.csv",
+                          title=f"Run {run_id}: one row per number and document")
 
 
 async def rerun(worker: RunWorker, source_run_id: int, user_id: str, notify: Notify) -> int | None:

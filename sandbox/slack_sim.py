@@ -23,6 +23,8 @@
   conversations.open, the ``response_url`` endpoints), what it refuses, and the scripted faults:
   ``rate_limit_next`` (429 + Retry-After), ``not_in_channel``, ``channel_not_found``,
   ``private_channel``, ``expire_trigger``, ``fail_next``.
+- ``sandbox.slack_files``: files_upload_v2's three steps (files.getUploadURLExternal, the upload,
+  files.completeUploadExternal) and ``uploaded_files``, what was shared where.
 - ``sandbox.slack_socket_mode``: apps.connections.open (with the app-level token) and the WebSocket
   on which ``socket_send`` delivers envelopes and ``socket_acks`` collects the app's acks.
 
@@ -60,6 +62,7 @@ from sandbox.slack_requests import (
     slash_command,
     view_submission,
 )
+from sandbox.slack_files import UPLOAD_PREFIX, SharedFile, SlackFiles
 from sandbox.slack_socket_mode import SOCKET_PATH, SlackSocketMode
 from sandbox.slack_web_api import (  # _Refused and _decode: for simulators built on this one
     API_PREFIX,
@@ -83,13 +86,13 @@ from sandbox.slack_workspace import (
 __all__ = [
     "API_PREFIX", "APP_ID", "BOT_ID", "BOT_USER_ID", "FORM", "JSON", "LEGACY_TOKEN", "MESSAGE_MAX_BLOCKS",
     "MESSAGE_MAX_BLOCK_TEXT", "RESPONSE_PREFIX", "RESPONSE_URL_TTL", "RESPONSE_URL_USES", "SOCKET_PATH",
-    "TEAM_ID", "VIEW_MAX_BLOCKS", "ApiCall", "Ephemeral", "Message", "SlackRequest", "SlackSimulator",
+    "TEAM_ID", "VIEW_MAX_BLOCKS", "ApiCall", "Ephemeral", "Message", "SharedFile", "SlackRequest", "SlackSimulator",
     "block_actions", "block_text_length", "check_blocks", "event_callback", "form_body", "payload_body",
     "render", "sign", "slash_command", "view_submission",
 ]
 
 
-class SlackSimulator(AppRequests, SlackSocketMode, SlackWebApi, LoopbackService):
+class SlackSimulator(AppRequests, SlackSocketMode, SlackFiles, SlackWebApi, LoopbackService):
     """Slack for one workspace and one app, served on 127.0.0.1 (see the module docstring for the parts)."""
 
     api_prefix = API_PREFIX
@@ -115,4 +118,5 @@ class SlackSimulator(AppRequests, SlackSocketMode, SlackWebApi, LoopbackService)
         app.router.add_get(API_PREFIX + "{method}", self._api)
         app.router.add_post(RESPONSE_PREFIX + "{team}/{key}", self._response_url)
         app.router.add_get(SOCKET_PATH, self._socket)
+        app.router.add_post(UPLOAD_PREFIX + "{file_id}", self._file_upload)
         return app

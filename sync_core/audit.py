@@ -61,8 +61,8 @@ class AuditRange:
             if last:
                 raise AuditRangeError("give the first day too: FROM [TO], as YYYY-MM-DD")
             return cls(today - timedelta(days=DEFAULT_DAYS - 1), today)
-        start = _day(first, "FROM")
-        end = _day(last, "TO") if last else start
+        start = parse_day(first, "FROM")
+        end = parse_day(last, "TO") if last else start
         if end < start:
             raise AuditRangeError(f"the range ends ({end.isoformat()}) before it starts ({start.isoformat()})")
         if end > today:
@@ -72,7 +72,8 @@ class AuditRange:
         return cls(start, end)
 
 
-def _day(text: str, name: str) -> date:
+def parse_day(text: str, name: str) -> date:
+    """A day as a person types it (``YYYY-MM-DD``); ``AuditRangeError`` in words otherwise."""
     text = text.strip()
     if not _DATE.match(text):
         raise AuditRangeError(f'{name} "{text}" is not a date: write it as YYYY-MM-DD, e.g. 2026-11-20')

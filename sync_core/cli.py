@@ -184,7 +184,12 @@ def audit(first: str, last: str | None, as_json: bool, then_sync: bool) -> None:
 @click.option("--run", "run_id", type=click.IntRange(min=1), default=None,
               help="One run's results (the shape of sync's output, --json too).")
 @click.option("--json", "as_json", is_flag=True)
-def show_log(status: str | None, limit: int, run_id: int | None, as_json: bool) -> None:
+@click.option("--csv", "as_csv", is_flag=True,
+              help="Every row of the days asked for (or of --run) as CSV, UTF-8 with BOM, for a spreadsheet.")
+@click.option("--from", "first", default=None, metavar="YYYY-MM-DD", help="With --csv: the first day (Asia/Riyadh).")
+@click.option("--to", "last", default=None, metavar="YYYY-MM-DD", help="With --csv: the last day, included.")
+def show_log(status: str | None, limit: int, run_id: int | None, as_json: bool, as_csv: bool,
+             first: str | None, last: str | None) -> None:
     """The Invoice Sync Log, newest first."""
     from sync_core.store import Store
 
@@ -195,6 +200,9 @@ def show_log(status: str | None, limit: int, run_id: int | None, as_json: bool) 
         store = Store(settings.database_url)
     except SchemaError as exc:
         _fail(str(exc))
+    if as_csv:
+        _csv(store, status=status, run_id=run_id, first=first, last=last)
+        return
     if run_id is not None:
         _show_run(store, run_id, as_json)
         return
@@ -211,6 +219,34 @@ def show_log(status: str | None, limit: int, run_id: int | None, as_json: bool) 
         amount = f"{r.amount} {r.currency}" if r.amount else ""
         click.echo(f"{r.created_at:%Y-%m-%d %H:%M}  {r.run_id:>4}  {r.number:<12} {r.kind or '':<7} {r.status:<16} "
                    f"{r.enerpize_number or '':<10} {amount:>10}  {r.reason or ''}".rstrip())
+
+
+def _csv(store, *, status: str | None, run_id: int | None, first: str | None, last: str | None) -> None:
+    """The rows as CSV on stdout: of a run, or of a range of days (all of the log without one)."""
+    from datetime import datetime, time, timedelta
+
+    from sync_core.audit import RIYADH, AuditRangeError, parse_day
+    from sync_core.csv_export import records_csv
+
+    if run_id is not None:
+        if store.get_run(run_id) is None:
+            _fail(f"there is no run {run_id}")
+        rows = [r for r in store.run_records(run_id) if not status or r.status == status]
+    else:
+        since = until = None
+        if first or last:
+            try:
+                start = parse_day(first, "--from") if first else None
+                end = parse_day(last, "--to") if last else None
+            except AuditRangeError as exc:
+                _fail(str(exc))
+            if start and end and end < start:
+                _fail(f"the range ends ({end.isoformat()}) before it starts ({start.isoformat()})")
+            since = datetime.combine(start, time(), RIYADH) if start else None
+            until = datetime.combine(end + timedelta(days=1), time(), RIYADH) if end else None
+        rows = list(reversed(store.log(status=status, limit=None, since=since, until=until)))
+    sys.stdout.buffer.write(records_csv(rows, store.runs_of(rows)))
+    sys.stdout.buffer.flush()
 
 
 def _show_run(store, run_id: int, as_json: bool) -> None:

@@ -58,6 +58,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
     cancel_run = run_button("cancel", cancel)
     rerun_failed = run_button("re-run", rerun)
     sync_missing = run_button("sync", sync_audit)
+
+    async def csv_file(run_id: int, user: str, notify) -> None:
+        await buttons.download_csv(deps.worker, run_id, user, notify)
+
+    app.action(ActionId.DOWNLOAD_CSV.value)(run_button("download", csv_file))
     app.action(ActionId.SYNC_AUDIT_MISSING.value)(sync_missing)
     app.action(ActionId.CANCEL_RUN.value)(cancel_run)
     app.action(ActionId.RERUN_FAILED.value)(rerun_failed)

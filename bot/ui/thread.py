@@ -137,13 +137,16 @@ def summary_message(run_id: int, user_id: str, results: Sequence[OrderResult], *
     text = f"{head} — {what}: {totals_text(counts)}"
     extra = f"took {_duration(duration)}" if duration is not None else None
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=text)), _context(run_id, user_id, retry_of, extra)]
+    controls: list[ButtonElement] = []
     if rerun is not None:
         who, new_run = rerun
         started = f"↻ <@{who}> re-ran the {_plural(failed, 'failed order')}"
         started += f" (run {new_run}); the results follow below." if new_run else "."
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=started)]))
     elif failed:
-        blocks.append(ActionsBlock(block_id=BlockId.RUN_CONTROLS.value, elements=[_rerun_button(run_id, failed)]))
+        controls.append(_rerun_button(run_id, failed))
+    controls.append(ButtonElement(text="Download CSV", action_id=ActionId.DOWNLOAD_CSV.value, value=str(run_id)))
+    blocks.append(ActionsBlock(block_id=BlockId.RUN_CONTROLS.value, elements=controls))
     fallback = f"Sync finished: {totals_text(counts)}" if not cancelled_by else f"Sync cancelled: {totals_text(counts)}"
     return SlackMessage(text=fallback, blocks=message_blocks(blocks))
 

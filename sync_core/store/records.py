@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
@@ -11,7 +11,7 @@ from sync_core.money import fmt, parse_amount
 from sync_core.results import DocumentResult, OrderResult, SyncStatus
 from sync_core.salla.models import DocumentKind
 from sync_core.store.database import insert_values, table_of
-from sync_core.store.tables import SyncRecord
+from sync_core.store.tables import SyncRecord, SyncRun
 
 
 def records_of(run_id: int, result: OrderResult) -> list[SyncRecord]:
@@ -77,10 +77,23 @@ class RecordLog:
         run = self.get_run(run_id)
         return results_of(run.number_list, self.run_records(run_id)) if run is not None else []
 
-    def log(self, *, status: str | None = None, limit: int = 50) -> list[SyncRecord]:
-        """The Invoice Sync Log, newest first."""
+    def log(self, *, status: str | None = None, limit: int | None = 50, since: datetime | None = None,
+            until: datetime | None = None) -> list[SyncRecord]:
+        """The Invoice Sync Log, newest first; ``since``/``until``: written in [since, until)."""
         with Session(self.engine, expire_on_commit=False) as session:
             query = select(SyncRecord)
             if status:
                 query = query.where(SyncRecord.status == status)
-            return list(session.exec(query.order_by(col(SyncRecord.id).desc()).limit(limit)))
+            if since is not None:
+                query = query.where(col(SyncRecord.created_at) >= since)
+            if until is not None:
+                query = query.where(col(SyncRecord.created_at) < until)
+            query = query.order_by(col(SyncRecord.id).desc())
+            return list(session.exec(query.limit(limit) if limit is not None else query))
+
+    def runs_of(self, records: Sequence[SyncRecord]) -> dict[int, SyncRun]:
+        """The runs these records belong to, by id (who asked for each)."""
+        ids = sorted({r.run_id for r in records})
+        with Session(self.engine, expire_on_commit=False) as session:
+            return {run.id: run for start in range(0, len(ids), 500)
+                    for run in session.exec(select(SyncRun).where(col(SyncRun.id).in_(ids[start:start + 500])))}

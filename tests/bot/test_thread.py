@@ -58,7 +58,8 @@ async def test_a_mixed_run_answers_in_one_thread_with_one_line_per_order_and_doc
     # The progress message became the summary, with the re-run button (and its confirm dialog).
     summary = slack.message(CHANNEL, thread.progress_ts)
     assert "3 Success · 2 Failed · 1 Record not found" in summary.as_text()
-    [button] = [e for b in summary.blocks if b["type"] == "actions" for e in b["elements"]]
+    button, download = [e for b in summary.blocks if b["type"] == "actions" for e in b["elements"]]
+    assert download["action_id"] == ActionId.DOWNLOAD_CSV.value
     assert button["action_id"] == ActionId.RERUN_FAILED.value and button["text"]["text"] == "Re-run failed (2)"
     assert button["confirm"]["title"]["text"]
     assert not slack.ephemerals()
@@ -70,7 +71,8 @@ async def test_while_running_the_progress_message_has_a_cancel_button(bot):
     actions = [e["action_id"] for b in first.args["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert actions == [ActionId.CANCEL_RUN.value]
     final = bot.slack.message(CHANNEL, thread.progress_ts)
-    assert not [b for b in final.blocks if b["type"] == "actions"]  # nothing failed: no button at all
+    buttons = [e["action_id"] for b in final.blocks if b["type"] == "actions" for e in b["elements"]]
+    assert buttons == [ActionId.DOWNLOAD_CSV.value]  # nothing failed: no re-run, only the CSV
 
 
 def add_orders(store, count: int, first_reference: int = 5001) -> list[str]:
@@ -179,3 +181,23 @@ async def test_a_run_reads_finished_only_once_every_result_line_is_in_its_thread
     totals = [i for i, c in enumerate(calls) if c.method == "chat.update" and c.args.get("ts") == thread.parent_ts]
     assert results and finished and totals
     assert max(results) < min(finished) and max(results) < min(totals)
+
+
+async def test_download_csv_puts_the_runs_rows_in_its_thread_as_excel_reads_them(bot):
+    import csv
+    import io
+
+    thread = await bot.sync("1001\n1002\n1099")
+    answer = await bot.send(bot.slack.click(CHANNEL, thread.progress_ts, ActionId.DOWNLOAD_CSV.value, user_id="U0ALICE"))
+    assert (answer.status, answer.text) == (200, "")
+    await bot.idle()
+    [shared] = bot.slack.uploaded_files(CHANNEL)
+    assert shared.thread_ts == thread.parent_ts and shared.filename == f"salla-sync-run-{thread.run_id}.csv"
+    assert shared.content.startswith("\ufeff".encode())  # UTF-8 with BOM: Excel opens Arabic right
+    rows = list(csv.DictReader(io.StringIO(shared.content.decode("utf-8-sig"))))
+    records = bot.store.run_records(thread.run_id)
+    assert [(r["number typed"], r["status"], r["kind"]) for r in rows] == \
+        [(r.number, r.status, r.kind or "") for r in records]
+    assert all(r["who"] == "U0ALICE" for r in rows)
+    first = next(r for r in rows if r["number typed"] == "1001")
+    assert (first["total"], first["currency"], first["salla invoice number"]) == ("310.50", "SAR", "INV-8841")

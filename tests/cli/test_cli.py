@@ -97,3 +97,23 @@ def test_demo_runs_with_no_configuration(tmp_path):
     for word in ("Success", "Failed", "Record not found"):
         assert word in done.stdout
     assert not list(tmp_path.iterdir())  # the demo leaves no database behind
+
+
+def test_log_csv_is_what_a_spreadsheet_reads(env, sims, tmp_path):
+    import csv
+    import io
+
+    assert cli(env, "sync", "1001", "1002", "1099", cwd=tmp_path).returncode == 1
+    done = subprocess.run([sys.executable, "-m", "sync_core.cli", "log", "--csv"], env=env, cwd=tmp_path,
+                          capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("\ufeff".encode())
+    rows = list(csv.DictReader(io.StringIO(done.stdout.decode("utf-8-sig"))))
+    assert sorted((r["number typed"], r["status"], r["kind"]) for r in rows) == [  # in the order they were written
+        ("1001", "Success", "invoice"), ("1002", "Success", "invoice"), ("1002", "Success", "return"),
+        ("1099", "Record not found", "")]
+    assert next(r for r in rows if r["number typed"] == "1001")["total"] == "310.50"
+    later = cli(env, "log", "--csv", "--from", "2099-01-01", cwd=tmp_path)
+    assert later.returncode == 0 and len(later.stdout.strip().splitlines()) == 1  # the heading only
+    bad = cli(env, "log", "--csv", "--from", "2026-12-05", "--to", "2026-12-01", cwd=tmp_path)
+    assert bad.returncode == 2 and "the range ends (2026-12-01) before it starts (2026-12-05)" in bad.stderr

@@ -15,7 +15,7 @@ from sync_core.results import DocumentResult, OrderResult, SyncStatus
 from sync_core.salla.models import DocumentKind
 from sync_core.store import AlreadySynced, Claim, ClaimBusy, Store
 from sync_core.store.runs import NewRun
-from sync_core.store.tables import LedgerEntry, LedgerState
+from sync_core.store.tables import LedgerState
 
 BIG = 3_000_000_000  # a Salla id past 2^31: PostgreSQL's INTEGER would refuse it
 
