@@ -16,6 +16,7 @@ PRIVATE_METADATA_MAX = 3000
 class Origin(str, enum.Enum):
     COMMAND = "command"  # results go to the channel the command was typed in
     HOME = "home"  # results go to the user's DM with the bot
+    MESSAGE = "message"  # "Sync orders in message": results in that message's thread
 
 
 class ModalContext(BaseModel):
@@ -24,6 +25,7 @@ class ModalContext(BaseModel):
     origin: Origin = Origin.COMMAND
     user_id: str
     channel_id: str | None = None
+    message_ts: str | None = None  # the message whose numbers are synced, its results threaded under it
     response_url: str | None = Field(default=None, max_length=1000)
 
     def dump(self) -> str:

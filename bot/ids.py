@@ -13,6 +13,7 @@ COMMAND = "/salla-sync"
 class CallbackId(str, enum.Enum):
     SYNC_MODAL = "salla_sync_modal"
     HOME = "salla_sync_home"
+    MESSAGE_SHORTCUT = "sync_orders_in_message"
 
 
 class BlockId(str, enum.Enum):

@@ -66,10 +66,15 @@ class RunWorker:
     async def submit(self, numbers: Sequence[str], context: ModalContext, user_id: str) -> int:
         """Store the run and where it answers, in one transaction; fast, done before the modal's ack."""
 
+        under_message = context.origin is Origin.MESSAGE and context.channel_id and context.message_ts
+
         def thread(run_id: int) -> list[SlackThread]:
             return [SlackThread(run_id=run_id, root_run_id=run_id, user_id=user_id, origin=context.origin.value,
-                                requested_channel=context.channel_id if context.origin is Origin.COMMAND else None,
-                                response_url=context.response_url)]
+                                requested_channel=context.channel_id if context.origin is not Origin.HOME else None,
+                                response_url=context.response_url,
+                                # "Sync orders in message": the thread is that message's
+                                channel_id=context.channel_id if under_message else None,
+                                parent_ts=context.message_ts if under_message else None)]
 
         run = await self.engine.submit(Work(RunSource.SLACK, user_id, numbers, along=thread))
         assert run.id is not None

@@ -165,6 +165,27 @@ class AppRequests(SlackWorkspace):
         """Cancel pressed on an opened ``view`` (Slack sends this only when the view asked for it)."""
         return view_closed(view, user_id=user_id)
 
+    def user_message(self, channel: str, text: str, *, user_id: str) -> str:
+        """A message a person posted in ``channel`` (not the bot); its ts."""
+        with self._lock:
+            message = self._store_message(channel, text, None, None)
+            message.user = user_id
+            return message.ts
+
+    def message_shortcut(self, channel: str, ts: str, callback_id: str, *, user_id: str) -> SlackRequest:
+        """A message shortcut used on the message ``ts`` of ``channel`` (``message_action``)."""
+        message = self.message(channel, ts)
+        body = message.to_json()
+        if message.user != BOT_USER_ID:
+            body.pop("bot_id", None)
+        return payload_body({
+            "type": "message_action", "token": LEGACY_TOKEN, "action_ts": f"{time.time():.6f}",
+            "team": {"id": TEAM_ID, "domain": "sandbox"}, "user": _user(user_id), "channel": {"id": channel, "name": "general"},
+            "is_enterprise_install": False, "enterprise": None, "callback_id": callback_id,
+            "trigger_id": self.new_trigger_id(), "response_url": self.new_response_url(channel, user_id),
+            "message_ts": ts, "message": body,
+        })
+
     def click(self, channel: str, ts: str, action_id: str, *, user_id: str) -> SlackRequest:
         """Clicking the button ``action_id`` on a message as it is now (LookupError when it has none)."""
         message = self.message(channel, ts)

@@ -42,6 +42,21 @@ def _quote(text: str, limit: int = 40) -> str:
     return f'"{shown}"'
 
 
+_NUMBER_IN_TEXT = re.compile(r"#?(\d+)")  # \d: the digits of every script
+
+
+def numbers_in_text(text: str | None, *, most: int = MAX_NUMBERS) -> tuple[list[str], int]:
+    """The order numbers a message mentions (``#1001``, "order 1002 is late", Arabic-Indic digits),
+    normalised like typed ones and each once, in order: the first ``most``, and how many more."""
+    found: dict[str, None] = {}
+    for match in _NUMBER_IN_TEXT.finditer(text or ""):
+        digits = "".join(str(unicodedata.decimal(c)) for c in match.group(1))
+        if len(digits) <= 18 and int(digits) > 0:
+            found.setdefault(str(int(digits)), None)
+    numbers = list(found)
+    return numbers[:most], max(0, len(numbers) - most)
+
+
 def parse_order_numbers(text: str | None, *, max_numbers: int = MAX_NUMBERS) -> ParsedNumbers:
     """Read one order/reference number a line.
 

@@ -33,11 +33,16 @@ def prefill(text: str | None) -> str | None:
     return "\n".join(lines) or None
 
 
-def sync_modal(context: ModalContext, initial: str | None = None) -> View:
-    if context.origin is Origin.HOME or not context.channel_id:
+def sync_modal(context: ModalContext, initial: str | None = None, *, left_out: int = 0) -> View:
+    """The form; ``left_out``: numbers of a message beyond the 100 that fit (named in the hint)."""
+    if context.origin is Origin.MESSAGE:
+        where = "The results will be posted in the thread of that message."
+    elif context.origin is Origin.HOME or not context.channel_id:
         where = "The results will be posted in your direct messages with the bot."
     else:
         where = f"The results will be posted in a thread in <#{context.channel_id}>."
+    hint = HINT if not left_out else (f"The message has {left_out} more number{'' if left_out == 1 else 's'} "
+                                      f"than the {MAX_NUMBERS} that fit: sync them in a second form.")
     return View(
         type="modal",
         callback_id=CallbackId.SYNC_MODAL.value,
@@ -49,7 +54,7 @@ def sync_modal(context: ModalContext, initial: str | None = None) -> View:
             InputBlock(
                 block_id=BlockId.NUMBERS.value,
                 label=PlainTextObject(text=LABEL),
-                hint=PlainTextObject(text=HINT),
+                hint=PlainTextObject(text=hint),
                 optional=False,
                 element=PlainTextInputElement(
                     action_id=ActionId.NUMBERS_INPUT.value,

@@ -75,3 +75,12 @@ def test_at_most_100_numbers():
 def test_long_lines_are_shortened_in_messages():
     parsed = parse_order_numbers("x" * 500)
     assert len(parsed.errors[0]) < 100
+
+
+def test_numbers_in_a_message_in_any_script_each_once():
+    from sync_core.input_rules import numbers_in_text
+
+    text = "طلب #1001 و ١٠٠٢ و ۱۰۰۳ و １００４ و १००५; 1001 again, order 0042, and 0"
+    assert numbers_in_text(text) == (["1001", "1002", "1003", "1004", "1005", "42"], 0)
+    assert numbers_in_text(" ".join(str(n) for n in range(1, 106)), most=100) == ([str(n) for n in range(1, 101)], 5)
+    assert numbers_in_text(None) == ([], 0)
