@@ -204,7 +204,8 @@ class AppRequests(SlackWorkspace):
 
     def home_action(self, user_id: str, action_id: str, *, selected: str | None = None,
                     dates: dict[str, str] | None = None) -> SlackRequest:
-        """Using an element of ``user_id``'s published Home tab: a button, or a select with ``selected``.
+        """Using an element of ``user_id``'s published Home tab: a button, or a select (a user select,
+        a date picker) with ``selected``.
         ``dates``: {action_id: "YYYY-MM-DD"} picked in its date pickers first (else their initial
         dates), sent in the view's state as Slack sends it."""
         view = self.home(user_id)
@@ -227,7 +228,10 @@ class AppRequests(SlackWorkspace):
                 if element["type"] == "button":
                     action.update(text=element.get("text"), value=element.get("value", ""))
                 elif element["type"] == "datepicker":
-                    action["selected_date"] = state[block.get("block_id", "")][action_id]["selected_date"]
+                    picked = (dates or {}).get(action_id, selected)
+                    action["selected_date"] = picked or state[block.get("block_id", "")][action_id]["selected_date"]
+                elif element["type"] == "users_select":
+                    action["selected_user"] = selected
                 else:
                     option = next((o for o in element.get("options", []) if o.get("value") == selected), None)
                     if option is None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -12,18 +14,50 @@ from bot.deps import Deps
 from bot.audits import run_audit
 from bot.errors import tell_user
 from bot.ids import ActionId, BlockId
-from bot.ui.home import home_view, refused_home_view, status_filter
+from bot.ui.home import LogFilter, home_view, refused_home_view, rows_per_page, status_filter
 from bot.ui.modal import sync_modal
-from sync_core.audit import AuditRange, AuditRangeError
+from sync_core.audit import RIYADH, AuditRange, AuditRangeError
 
 
-async def publish_home(deps: Deps, user_id: str, status: str | None = None) -> None:
+async def publish_home(deps: Deps, user_id: str, log: LogFilter | None = None) -> None:
+    log = log or LogFilter()
     if not deps.access.user_allowed(user_id):
         view = refused_home_view("You are not on the list of people allowed to use Salla Sync. Ask an admin.")
     else:
-        records = await asyncio.to_thread(deps.service.store.log, status=status, limit=deps.tuning.home_log_limit)
-        view = home_view(records, status=status, can_sync=deps.access.refusal(user_id, from_home=True) is None)
+        store = deps.service.store
+        size = min(deps.tuning.home_log_limit, rows_per_page())
+        since, until = _range(log)
+        records = await asyncio.to_thread(store.log, status=log.status, limit=size + 1, offset=log.page * size,
+                                          since=since, until=until, requested_by=log.person)
+        counts = await asyncio.to_thread(store.log_counts, since=since, until=until, requested_by=log.person)
+        links = {}
+        for run_id in {r.run_id for r in records[:size]}:
+            thread = await asyncio.to_thread(deps.worker.threads.get, run_id)
+            if thread is not None and thread.channel_id and thread.parent_ts:
+                links[run_id] = f"https://slack.com/archives/{thread.channel_id}/p{thread.parent_ts.replace('.', '')}"
+        view = home_view(records[:size], log=log, can_sync=deps.access.refusal(user_id, from_home=True) is None,
+                         counts=counts, has_older=len(records) > size, thread_links=links)
     await deps.client.views_publish(user_id=user_id, view=view)
+
+
+def _range(log: LogFilter) -> tuple[datetime | None, datetime | None]:
+    """The picked days as moments: from the first day's midnight to the day after the last (Riyadh)."""
+    def day(text: str | None) -> date | None:
+        try:
+            return date.fromisoformat(text) if text else None
+        except ValueError:
+            return None
+
+    first, last = day(log.first), day(log.last)
+    since = datetime.combine(first, time(), RIYADH) if first else None
+    until = datetime.combine(last + timedelta(days=1), time(), RIYADH) if last else None
+    return since, until
+
+
+def _shown(body: dict[str, Any]) -> LogFilter:
+    """The filters of the Home tab the action came from."""
+    view = body.get("view") or {}
+    return LogFilter.load(view.get("private_metadata")) if view.get("type") == "home" else LogFilter()
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -31,14 +65,25 @@ def register(app: AsyncApp, deps: Deps) -> None:
         if event.get("tab", "home") != "home":
             return
         view = event.get("view") or {}
-        current = status_filter(view.get("private_metadata")) if view.get("type") == "home" else None
+        current = LogFilter.load(view.get("private_metadata")) if view.get("type") == "home" else None
         deps.after_ack(publish_home(deps, event["user"], current), body=body, context=context, name="home")
 
-    async def filter_changed(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: Any) -> None:
-        await ack()
-        selected = (action.get("selected_option") or {}).get("value")
-        deps.after_ack(publish_home(deps, body["user"]["id"], status_filter(selected)), body=body, context=context,
-                       name="home-filter")
+    def refilter(change):
+        """A filter of the log changed: publish the Home tab again, filtered."""
+
+        async def listener(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: Any) -> None:
+            await ack()
+            log = change(_shown(body), action)
+            deps.after_ack(publish_home(deps, body["user"]["id"], log), body=body, context=context,
+                           name="home-filter")
+
+        return listener
+
+    filter_changed = refilter(lambda log, a: log.but(status=status_filter((a.get("selected_option") or {}).get("value"))))
+    person_changed = refilter(lambda log, a: log.but(person=a.get("selected_user") or None))
+    from_changed = refilter(lambda log, a: log.but(first=a.get("selected_date") or None))
+    to_changed = refilter(lambda log, a: log.but(last=a.get("selected_date") or None))
+    page_changed = refilter(lambda log, a: replace(log, page=max(0, int(a.get("value") or 0))))
 
     async def sync_new_order(ack: AsyncAck, body: dict[str, Any], context: Any) -> None:
         await ack()
@@ -80,4 +125,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
     app.action(ActionId.HOME_AUDIT_TO.value)(day_picked)
     app.action(ActionId.HOME_AUDIT_FIND.value)(find_unsynced)
     app.action(ActionId.HOME_STATUS_FILTER.value)(filter_changed)
+    app.action(ActionId.HOME_PERSON_FILTER.value)(person_changed)
+    app.action(ActionId.HOME_LOG_FROM.value)(from_changed)
+    app.action(ActionId.HOME_LOG_TO.value)(to_changed)
+    app.action(ActionId.HOME_OLDER.value)(page_changed)
+    app.action(ActionId.HOME_NEWER.value)(page_changed)
     app.action(ActionId.HOME_SYNC_NEW.value)(sync_new_order)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from sync_core.money import fmt, parse_amount
@@ -78,18 +79,33 @@ class RecordLog:
         return results_of(run.number_list, self.run_records(run_id)) if run is not None else []
 
     def log(self, *, status: str | None = None, limit: int | None = 50, since: datetime | None = None,
-            until: datetime | None = None) -> list[SyncRecord]:
-        """The Invoice Sync Log, newest first; ``since``/``until``: written in [since, until)."""
+            until: datetime | None = None, requested_by: str | None = None, offset: int = 0) -> list[SyncRecord]:
+        """The Invoice Sync Log, newest first; ``since``/``until``: written in [since, until);
+        ``requested_by``: of the runs this person asked for; ``offset``: rows skipped (paging)."""
         with Session(self.engine, expire_on_commit=False) as session:
-            query = select(SyncRecord)
+            query = self._logged(select(SyncRecord), since, until, requested_by)
             if status:
                 query = query.where(SyncRecord.status == status)
-            if since is not None:
-                query = query.where(col(SyncRecord.created_at) >= since)
-            if until is not None:
-                query = query.where(col(SyncRecord.created_at) < until)
-            query = query.order_by(col(SyncRecord.id).desc())
+            query = query.order_by(col(SyncRecord.id).desc()).offset(offset)
             return list(session.exec(query.limit(limit) if limit is not None else query))
+
+    def log_counts(self, *, since: datetime | None = None, until: datetime | None = None,
+                   requested_by: str | None = None) -> dict[str, int]:
+        """How many rows of the log have each status, in the range (and of the person) asked for."""
+        with Session(self.engine) as session:
+            query = self._logged(select(SyncRecord.status, func.count()), since, until, requested_by)
+            return dict(session.exec(query.group_by(SyncRecord.status)).all())
+
+    @staticmethod
+    def _logged(query, since: datetime | None, until: datetime | None, requested_by: str | None):
+        if since is not None:
+            query = query.where(col(SyncRecord.created_at) >= since)
+        if until is not None:
+            query = query.where(col(SyncRecord.created_at) < until)
+        if requested_by:
+            query = query.join(SyncRun, col(SyncRun.id) == col(SyncRecord.run_id)).where(
+                SyncRun.requested_by == requested_by)
+        return query
 
     def runs_of(self, records: Sequence[SyncRecord]) -> dict[int, SyncRun]:
         """The runs these records belong to, by id (who asked for each)."""

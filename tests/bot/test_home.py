@@ -42,7 +42,8 @@ async def test_the_home_tab_shows_the_invoice_sync_log_newest_first(bot):
     rows = [field_values(s) for s in record_sections(view)]
     assert len(rows) == len(bot.store.log(limit=100)) == 5  # 1002 has an invoice and a return
     assert [r["Number"] for r in rows] == [f"`{r.number}`" for r in bot.store.log(limit=100)]  # newest first
-    assert set(rows[0]) == {"Number", "Salla order", "Type", "Status", "Enerpize number", "Amount", "Reason", "Time"}
+    assert set(rows[0]) == {"Number", "Salla order", "Type", "Status", "Enerpize number", "Amount", "Reason", "Time",
+                            "Run"}
     by_number = {}
     for row in rows:
         by_number.setdefault(row["Number"], []).append(row)
@@ -126,3 +127,42 @@ async def test_find_unsynced_orders_audits_the_picked_days_in_the_users_dm(bot):
     await bot.idle()
     told = bot.slack.top_level(dm)[-1]
     assert "I can't audit that: the range ends (2026-11-01) before it starts (2026-11-20)." in told.as_text()
+
+
+async def test_the_log_filters_by_person_and_days_pages_and_links_each_row_to_its_thread(bot, monkeypatch):
+    from bot.listeners import home as listener
+    from bot.ui import home
+
+    monkeypatch.setattr(home, "rows_per_page", lambda: 2)  # pages of two rows
+    monkeypatch.setattr(listener, "rows_per_page", lambda: 2)
+    await bot.sync("1001\n1099", user=USER)
+    await bot.sync("1011", user=OTHER_USER)
+    view = await open_home(bot)
+    context = next(b for b in view["blocks"] if b["type"] == "context")["elements"][0]["text"]
+    assert "in all: 1 Failed, 1 Record not found, 1 Success" in context
+    first_page = [field_values(s) for s in record_sections(view)]
+    assert len(first_page) == 2 and all(r["Run"].startswith("<https://slack.com/archives/") for r in first_page)
+    run = bot.store.recent_runs(1)[0]
+    thread = bot.threads.get(run.id)
+    assert first_page[0]["Run"] == f"<https://slack.com/archives/{thread.channel_id}/p{thread.parent_ts.replace('.', '')}|run {run.id}>"
+
+    await bot.send(bot.slack.home_action(USER, ActionId.HOME_OLDER.value))
+    await bot.idle()
+    older = [field_values(s) for s in record_sections(bot.slack.home(USER))]
+    assert len(older) == 1 and older[0]["Number"] not in {r["Number"] for r in first_page}
+    await bot.send(bot.slack.home_action(USER, ActionId.HOME_NEWER.value))
+    await bot.idle()
+    assert [field_values(s) for s in record_sections(bot.slack.home(USER))] == first_page
+
+    await bot.send(bot.slack.home_action(USER, ActionId.HOME_PERSON_FILTER.value, selected=OTHER_USER))
+    await bot.idle()
+    mine = bot.slack.home(USER)
+    assert [field_values(s)["Number"] for s in record_sections(mine)] == ["`1011`"]
+    assert "in all: 1 Failed" in next(b for b in mine["blocks"] if b["type"] == "context")["elements"][0]["text"]
+
+    await bot.send(bot.slack.home_action(USER, ActionId.HOME_LOG_FROM.value, selected="2099-01-01"))
+    await bot.idle()
+    later = bot.slack.home(USER)
+    assert record_sections(later) == [] and "Nothing matches these filters." in json.dumps(later)
+    reopened = await open_home(bot)  # the filters stay when the tab is opened again
+    assert record_sections(reopened) == [] and json.loads(reopened["private_metadata"])["person"] == OTHER_USER
