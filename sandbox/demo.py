@@ -5,8 +5,8 @@ and sends it what Slack would, signed as Slack signs it: the ``/salla-sync`` com
 submitted with a handful of numbers that show every status (an invoice + return order, a guest,
 a number typed as an internal id, one with no invoice yet, one whose totals do not add up, one
 that does not exist, one Salla fails to serve), then a click on "Re-run failed", then an audit of
-the first ten days of November and a click on its "Sync N missing". It prints the threads as a
-person reads them in Slack. The database is an embedded SQLite file
+the first ten days of November and a click on its "Sync N missing", then "Download CSV" and a
+scrape of ``/metrics``. It prints the threads as a person reads them in Slack. The database is an embedded SQLite file
 in a temporary folder, thrown away at the end.
 """
 
@@ -105,6 +105,21 @@ async def _demo(numbers: list[str], settings: Settings, slack: SlackSimulator, s
                 await wait_for_runs(app, timeout=120)
                 _say("The audit's thread, after the sync:")
                 _print_thread(slack, CHANNEL, audit_parent.ts, skip=seen)
+
+            _say("\nA manager clicks \"Download CSV\" on the first run's summary; the file's first lines:")
+            await driver.post(slack.click(thread.channel_id, thread.progress_ts, ActionId.DOWNLOAD_CSV.value,
+                                          user_id=USER))
+            await wait_for_runs(app, timeout=60)
+            shared = slack.uploaded_files(thread.channel_id)[-1]
+            for line in shared.content.decode("utf-8-sig").splitlines()[:4]:
+                click.echo(f"    {line}")
+
+            _say("\nPrometheus scrapes GET /metrics; some of what it reads:")
+            async with http.get(f"http://127.0.0.1:{port}/metrics") as response:
+                metrics = await response.text()
+            for line in metrics.splitlines():
+                if line.startswith(("salla_sync_orders_total", "salla_sync_api_calls_total")):
+                    click.echo(f"    {line}")
 
             created = sum(len(d) for d in enerpize.documents.values())
             po_numbers = [d.po_number for docs in enerpize.documents.values() for d in docs]
