@@ -34,6 +34,7 @@ from bot.ui.audit import (
 )
 from bot.ui.thread import SlackMessage
 from sync_core.audit import AuditProgress, AuditRange, AuditReport
+from sync_core.csv_export import audit_csv
 from sync_core.engine import RunBusy, Work
 from sync_core.enerpize.lookups import CannotConfirm
 from sync_core.http import Unreachable
@@ -230,6 +231,18 @@ async def sync_missing(worker: RunWorker, audit_id: int, user_id: str, notify) -
             log.warning("could not take the sync button off audit %s: %s", audit_id, error_code(exc) or exc)
     worker.engine.tasks.spawn(_one_after_another(worker, runs), name=f"salla-sync-audit-{audit_id}")
     return runs
+
+
+async def download_csv(worker: RunWorker, audit_id: int, user_id: str, notify) -> None:
+    """The audit's missing invoices as a CSV file in its thread (UTF-8 with BOM)."""
+    audit = await asyncio.to_thread(worker.threads.get_audit, audit_id)
+    if audit is None or audit.report is None or audit.parent_ts is None:
+        await notify("I can't find that audit any more.")
+        return
+    report = AuditReport.from_json(json.loads(audit.report))
+    await worker.out.call("files_upload_v2", channel=audit.channel_id, thread_ts=audit.parent_ts,
+                          file=audit_csv(report), filename=f"salla-sync-audit-{audit_id}.csv",
+                          title=f"Audit {audit_id}: Salla invoices of {audit.days} missing from Enerpize")
 
 
 async def _one_after_another(worker: RunWorker, runs: list[int]) -> None:

@@ -32,6 +32,7 @@ class ActionId(str, enum.Enum):
     RERUN_FAILED = "rerun_failed"
     SYNC_AUDIT_MISSING = "sync_audit_missing"
     DOWNLOAD_CSV = "download_csv"
+    DOWNLOAD_AUDIT_CSV = "download_audit_csv"
     HOME_AUDIT_FROM = "home_audit_from"
     HOME_AUDIT_TO = "home_audit_to"
     HOME_AUDIT_FIND = "home_audit_find"

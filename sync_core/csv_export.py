@@ -7,10 +7,27 @@ import csv
 import io
 from collections.abc import Iterable, Mapping
 
+from sync_core.audit import AuditReport
 from sync_core.store.tables import SyncRecord, SyncRun
 
 COLUMNS = ("run", "number typed", "status", "reason", "salla order id", "salla reference", "salla invoice number",
            "kind", "enerpize number", "total", "currency", "who", "when (UTC)")
+
+
+AUDIT_COLUMNS = ("reference number", "salla order id", "salla invoice id", "salla invoice number", "kind", "date",
+                 "total", "currency")
+
+
+def audit_csv(report: AuditReport) -> bytes:
+    """An audit's missing invoices as CSV bytes (UTF-8 with BOM)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(AUDIT_COLUMNS)
+    for m in report.missing:
+        row = m.to_json()
+        writer.writerow([row["reference_id"] or "", row["salla_order_id"] or "", row["salla_invoice_id"],
+                         row["invoice_number"] or "", row["kind"] or "", row["date"] or "", row["total"], row["currency"]])
+    return "\ufeff".encode() + out.getvalue().encode("utf-8")
 
 
 def records_csv(records: Iterable[SyncRecord], runs: Mapping[int, SyncRun]) -> bytes:

@@ -63,6 +63,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
         await buttons.download_csv(deps.worker, run_id, user, notify)
 
     app.action(ActionId.DOWNLOAD_CSV.value)(run_button("download", csv_file))
+
+    async def audit_file(audit_id: int, user: str, notify) -> None:
+        await audits.download_csv(deps.worker, audit_id, user, notify)
+
+    app.action(ActionId.DOWNLOAD_AUDIT_CSV.value)(run_button("download", audit_file))
     app.action(ActionId.SYNC_AUDIT_MISSING.value)(sync_missing)
     app.action(ActionId.CANCEL_RUN.value)(cancel_run)
     app.action(ActionId.RERUN_FAILED.value)(rerun_failed)

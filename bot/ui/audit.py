@@ -88,6 +88,7 @@ def audit_summary(audit_id: int, user_id: str, report: AuditReport, *,
                            ContextBlock(elements=[MarkdownTextObject(text=f"Audit {audit_id} · " + (
                                "the daily audit" if user_id == DAILY_USER else f"asked by <@{user_id}>"))])]
     orders = len(report.numbers_to_sync())
+    controls: list[ButtonElement] = []
     if synced_by is not None:
         who, runs = synced_by
         which = ", ".join(str(r) for r in runs)
@@ -95,7 +96,12 @@ def audit_summary(audit_id: int, user_id: str, report: AuditReport, *,
             text=f"↻ <@{who}> started syncing the {_plural(orders, 'missing order')} (run {which}); "
                  "the results follow below.")]))
     elif orders:
-        blocks.append(ActionsBlock(block_id=BlockId.AUDIT_CONTROLS.value, elements=[_sync_button(audit_id, orders)]))
+        controls.append(_sync_button(audit_id, orders))
+    if report.missing:
+        controls.append(ButtonElement(text="Download CSV", action_id=ActionId.DOWNLOAD_AUDIT_CSV.value,
+                                      value=str(audit_id)))
+    if controls:
+        blocks.append(ActionsBlock(block_id=BlockId.AUDIT_CONTROLS.value, elements=controls))
     return SlackMessage(text=text.replace("*", ""), blocks=message_blocks(blocks))
 
 

@@ -162,3 +162,20 @@ async def test_an_audit_left_half_done_by_a_dead_process_is_finished_in_its_thre
     assert "`1001`" in missing.as_text()
     done = bot.threads.get_audit(dead.id)
     assert done.owner is None and done.lease_until is None and done.report
+
+
+async def test_an_audits_missing_invoices_download_as_csv(bot):
+    import csv
+    import io
+
+    parent = await audit(bot, "2026-11-01 2026-11-10")
+    summary = bot.slack.replies(CHANNEL, parent.ts)[0]
+    answer = await bot.send(bot.slack.click(CHANNEL, summary.ts, ActionId.DOWNLOAD_AUDIT_CSV.value, user_id=USER))
+    assert (answer.status, answer.text) == (200, "")
+    await bot.idle()
+    [shared] = bot.slack.uploaded_files(CHANNEL)
+    assert shared.thread_ts == parent.ts and shared.content.startswith("\ufeff".encode())
+    rows = list(csv.DictReader(io.StringIO(shared.content.decode("utf-8-sig"))))
+    listed = [line for m in bot.slack.replies(CHANNEL, parent.ts)[1:] for line in m.lines()]
+    assert len(rows) == len(listed) > 0
+    assert {r["reference number"] for r in rows} == {line.split("`")[1] for line in listed}
