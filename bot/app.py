@@ -22,6 +22,7 @@ from bot.slack_io import close_client, make_client
 from bot.tuning import Tuning
 from sync_core.service import SyncService
 from sync_core.settings import Settings
+from sync_core.webhooks import WebhookInbox
 
 _DEPS: weakref.WeakKeyDictionary[AsyncApp, Deps] = weakref.WeakKeyDictionary()
 
@@ -51,8 +52,12 @@ def build_app(settings: Settings, service: SyncService, *, client: AsyncWebClien
     app = AsyncApp(client=client, signing_secret=secret, name="salla-sync", process_before_response=True)
     worker = RunWorker(service, client, tuning=tuning)
     on_error = error_handler(worker.out)
+    webhooks = None
+    if settings.salla_webhook_secret is not None and settings.salla_webhook_secret.get_secret_value():
+        webhooks = WebhookInbox(service.store, service.engine, store_id=settings.salla_store_id)
     deps = Deps(settings=settings, service=service, client=client, worker=worker,
-                access=Access.from_settings(settings), tuning=tuning, on_error=on_error, owns_client=owns_client)
+                access=Access.from_settings(settings), tuning=tuning, on_error=on_error, owns_client=owns_client,
+                webhooks=webhooks)
     register_all(app, deps)
     app.error(on_error)
     _DEPS[app] = deps

@@ -15,6 +15,7 @@ from bot.runs import RunWorker
 from bot.tuning import Tuning
 from sync_core.service import SyncService
 from sync_core.settings import Settings
+from sync_core.webhooks import WebhookInbox
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class Deps:
     tuning: Tuning
     on_error: ErrorHandler
     owns_client: bool = False  # made by build_app: close_app closes its session
+    webhooks: WebhookInbox | None = None  # Salla's webhooks, when SALLA_WEBHOOK_SECRET is set
 
     def after_ack(self, work: Coroutine[Any, Any, Any], *, body: dict[str, Any], context: Any,
                   name: str | None = None) -> None:

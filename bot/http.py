@@ -12,12 +12,14 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.app import deps_of
 from sync_core.metrics import exposition
+from sync_core.webhooks import MAX_BODY_BYTES, WebhookRefused, authentic, read_delivery
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 METRICS_PATH = "/metrics"
+WEBHOOK_PATH = "/salla/webhooks"
 
 
 def web_app(app: AsyncApp, *, events: bool = True) -> web.Application:
@@ -41,12 +43,32 @@ def web_app(app: AsyncApp, *, events: bool = True) -> web.Application:
             return web.json_response({"ok": False, "database": "unreachable"}, status=503)
         return web.json_response({"ok": True, "runs_in_flight": len(deps.worker.running)})
 
+    async def salla_webhook(request: web.Request) -> web.Response:
+        """Authenticated, stored once, answered at once; synced afterwards (sync_core/webhooks.py)."""
+        inbox, secret = deps.webhooks, deps.settings.salla_webhook_secret
+        if inbox is None or secret is None:
+            return web.json_response({"error": "not found"}, status=404)
+        if (request.content_length or 0) > MAX_BODY_BYTES:
+            return web.json_response({"error": "the body is too large"}, status=413)
+        raw = await request.content.read(MAX_BODY_BYTES + 1)
+        if len(raw) > MAX_BODY_BYTES:
+            return web.json_response({"error": "the body is too large"}, status=413)
+        if not authentic(request.headers, raw, secret.get_secret_value()):
+            return web.json_response({"error": "invalid request"}, status=401)
+        try:
+            delivery = read_delivery(raw)
+        except WebhookRefused as refused:
+            return web.json_response({"error": str(refused)}, status=refused.status)
+        stored = await asyncio.to_thread(inbox.accept, delivery)
+        return web.json_response({"ok": True, "stored": stored})
+
     async def prometheus(_: web.Request) -> web.Response:
         body, content_type = exposition()
         return web.Response(body=body, headers={"Content-Type": content_type})
 
     web_application = web.Application()
     web_application.router.add_get(METRICS_PATH, prometheus)
+    web_application.router.add_post(WEBHOOK_PATH, salla_webhook)
     if events:
         web_application.router.add_post(EVENTS_PATH, slack_events)
     web_application.router.add_get(HEALTH_PATH, health)

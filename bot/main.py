@@ -20,7 +20,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
-from bot.app import build_app, close_app, worker_of
+from bot.app import build_app, close_app, deps_of, worker_of
 from bot.audits import keep_resuming_audits
 from bot.daily_audit import DailyAudit
 from bot.http import start_http
@@ -82,6 +82,9 @@ async def serve(settings: Settings, args: argparse.Namespace) -> None:
         # whenever their driver is gone later on.
         worker.start_resuming()
         audits = asyncio.get_running_loop().create_task(keep_resuming_audits(worker), name="salla-sync-audits")
+        inbox = deps_of(app).webhooks
+        drainer = asyncio.get_running_loop().create_task(inbox.keep_draining(), name="salla-sync-webhooks") \
+            if inbox is not None else None
         daily = None
         if settings.salla_sync_audit_channel:
             daily = DailyAudit(worker, settings.salla_sync_audit_channel, settings.salla_sync_audit_at)
@@ -98,6 +101,8 @@ async def serve(settings: Settings, args: argparse.Namespace) -> None:
             finally:
                 await runner.cleanup()
                 audits.cancel()
+                if drainer is not None:
+                    drainer.cancel()
                 if daily is not None:
                     await daily.stop()
                 await worker.shutdown()
@@ -113,6 +118,8 @@ async def serve(settings: Settings, args: argparse.Namespace) -> None:
                 await handler.close_async()
                 await runner.cleanup()
                 audits.cancel()
+                if drainer is not None:
+                    drainer.cancel()
                 if daily is not None:
                     await daily.stop()
                 await worker.shutdown()

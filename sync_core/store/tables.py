@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime, timezone
 
-from sqlalchemy import BigInteger, Column, Index, Text, text
+from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -155,3 +155,21 @@ class EnerpizeIdMapping(SQLModel, table=True):
     key: str = Field(primary_key=True)
     enerpize_id: str
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class WebhookEvent(SQLModel, table=True):
+    """An event Salla delivered, stored before it is answered: once per (merchant, event, data id),
+    however often Salla retries it. ``run_id`` is the engine run that syncs its order."""
+
+    __tablename__ = "webhook_event"
+    __table_args__ = (UniqueConstraint("merchant", "event", "data_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    merchant: str
+    event: str
+    data_id: str
+    order_id: int | None = Field(default=None, sa_type=BigInteger)  # the order to sync (None: nothing to sync)
+    received_at: datetime = Field(default_factory=utcnow)
+    claimed_by: str | None = None  # the process turning it into a run, until claimed_until
+    claimed_until: datetime | None = None
+    run_id: int | None = Field(default=None, index=True)

@@ -1,0 +1,183 @@
+"""Salla's webhooks: each delivery authenticated, stored once, then synced through the run engine.
+
+A delivery is checked as Salla sends it (``X-Salla-Security-Strategy``: ``Signature``, an HMAC-SHA256
+of the raw body in ``X-Salla-Signature``; or ``Token``, the secret in ``Authorization``), read, and
+stored in the inbox (``webhook_event``, unique per merchant, event and data id) before it is
+answered. ``WebhookInbox.drain`` then turns the events not yet synced into one engine run (source
+``webhook``) of their orders, by internal id, so replicas share the inbox and a killed process
+loses nothing: a claim on events runs out like a lease.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from hashlib import sha256
+
+from sqlalchemy import or_
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from sync_core.engine import RunEngine, Work
+from sync_core.input_rules import MAX_NUMBERS
+from sync_core.store import Store
+from sync_core.store.database import update_rows
+from sync_core.store.tables import RunSource, WebhookEvent, utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024
+SYNCING_STATUSES = {"completed", "restored"}  # order.status.updated slugs that make invoices
+
+
+class WebhookRefused(Exception):
+    """A delivery that is not stored: the HTTP status and why."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+def authentic(headers: Mapping[str, str], raw: bytes, secret: str) -> bool:
+    """Whether the delivery carries the secret as its strategy says (constant-time comparisons)."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    strategy = lowered.get("x-salla-security-strategy", "").strip().lower()
+    if strategy == "signature":
+        expected = hmac.new(secret.encode(), raw, sha256).hexdigest()
+        return hmac.compare_digest(lowered.get("x-salla-signature", "").strip().lower().encode(), expected.encode())
+    if strategy == "token":
+        given = lowered.get("authorization", "").strip()
+        if given.lower().startswith("bearer "):
+            given = given[7:].strip()
+        return hmac.compare_digest(given.encode(), secret.encode())
+    return False
+
+
+@dataclass(frozen=True)
+class Delivery:
+    merchant: str
+    event: str
+    data_id: str
+    order_id: int | None  # the order to sync; None: nothing to sync (another event, another status)
+
+
+def read_delivery(raw: bytes) -> Delivery:
+    """The envelope's parts the sync needs; ``WebhookRefused(400)`` when it is not one."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise WebhookRefused(400, "the body is not JSON") from None
+    if not isinstance(body, dict) or not isinstance(body.get("event"), str) or not isinstance(body.get("data"), dict):
+        raise WebhookRefused(400, "not a Salla webhook envelope (event, merchant, data)")
+    data = body["data"]
+    event = body["event"]
+    order_id = None
+    if event == "invoice.created":
+        order_id = _int(data.get("order_id"))
+    elif event == "order.status.updated":
+        order = data.get("order") if isinstance(data.get("order"), dict) else {}
+        status = order.get("status") if isinstance(order.get("status"), dict) else {}
+        if str(status.get("slug") or "").lower() in SYNCING_STATUSES:
+            order_id = _int(order.get("id"))
+    return Delivery(merchant=str(body.get("merchant") or ""), event=event, data_id=str(data.get("id") or ""),
+                    order_id=order_id)
+
+
+def _int(value: object) -> int | None:
+    try:
+        number = int(str(value))
+    except ValueError:
+        return None
+    return number if number > 0 else None
+
+
+class WebhookInbox:
+    """The stored events, and turning them into engine runs."""
+
+    def __init__(self, store: Store, engine: RunEngine, *, store_id: str | None = None) -> None:
+        self.store = store
+        self.engine = engine
+        self.store_id = store_id
+        self.wake = asyncio.Event()
+
+    def accept(self, delivery: Delivery) -> bool:
+        """Store the delivery once (synchronous, short); False when it is not stored: a duplicate,
+        another store's event, or nothing to sync."""
+        if self.store_id and delivery.merchant != self.store_id:
+            log.info("ignored a %s event of store %s (this deployment serves %s)", delivery.event, delivery.merchant,
+                     self.store_id)
+            return False
+        if delivery.order_id is None:
+            return False
+        with Session(self.store.intake_engine) as session:
+            session.add(WebhookEvent(merchant=delivery.merchant, event=delivery.event, data_id=delivery.data_id,
+                                     order_id=delivery.order_id))
+            try:
+                session.commit()
+            except IntegrityError:  # Salla delivered it before: stored once
+                session.rollback()
+                return False
+        self.wake.set()
+        return True
+
+    async def drain(self) -> list[int]:
+        """Runs for the events not yet synced (one run of at most 100 orders at a time); their ids."""
+        runs = []
+        while True:
+            claimed = await asyncio.to_thread(self._claim)
+            if not claimed:
+                return runs
+            orders = list(dict.fromkeys(e.order_id for e in claimed if e.order_id is not None))
+            run = await self.engine.submit(Work(RunSource.WEBHOOK, "salla", [str(o) for o in orders]))
+            assert run.id is not None
+            await asyncio.to_thread(self._mark, [e.id for e in claimed], run.id)
+            self.engine.launch(run.id)
+            runs.append(run.id)
+
+    def _claim(self) -> list[WebhookEvent]:
+        now = utcnow()
+        owner = self.engine.owner
+        with Session(self.store.engine, expire_on_commit=False) as session:
+            pending = list(session.exec(
+                select(WebhookEvent).where(col(WebhookEvent.run_id).is_(None),
+                                           or_(col(WebhookEvent.claimed_until).is_(None),
+                                               col(WebhookEvent.claimed_until) < now))
+                .order_by(col(WebhookEvent.id)).limit(MAX_NUMBERS * 4)))
+            taken = []
+            for event in pending:
+                won = session.exec(update_rows(WebhookEvent)
+                                   .where(col(WebhookEvent.id) == event.id, col(WebhookEvent.run_id).is_(None),
+                                          or_(col(WebhookEvent.claimed_until).is_(None),
+                                              col(WebhookEvent.claimed_until) < now))
+                                   .values(claimed_by=owner, claimed_until=now + self.engine.lease)).rowcount
+                if won == 1:
+                    taken.append(event)
+                    if len({e.order_id for e in taken}) >= MAX_NUMBERS:
+                        break
+            session.commit()
+            return taken
+
+    def _mark(self, event_ids: list[int | None], run_id: int) -> None:
+        with Session(self.store.engine) as session:
+            session.exec(update_rows(WebhookEvent).where(col(WebhookEvent.id).in_(event_ids))
+                         .values(run_id=run_id, claimed_by=None, claimed_until=None))
+            session.commit()
+
+    async def keep_draining(self, every: timedelta = timedelta(seconds=5)) -> None:
+        """For the life of the process: drain when an event arrives, and now and then (a claim left
+        by a process that died runs out)."""
+        while True:
+            try:
+                await self.drain()
+            except Exception as exc:  # the database away for a moment: the next round tries again
+                log.warning("could not drain the webhook inbox (%s)", type(exc).__name__)
+            try:
+                await asyncio.wait_for(self.wake.wait(), timeout=every.total_seconds())
+            except TimeoutError:
+                pass
+            self.wake.clear()
