@@ -17,11 +17,13 @@ from bot.access import Access
 from bot.deps import Deps
 from bot.errors import error_handler
 from bot.listeners import register_all
+from bot.alerts import AlertsReporter
 from bot.runs import RunWorker
 from bot.slack_io import close_client, make_client
 from bot.tuning import Tuning
 from sync_core.service import SyncService
 from sync_core.settings import Settings
+from sync_core.store.tables import RunSource
 from sync_core.webhooks import WebhookInbox
 
 _DEPS: weakref.WeakKeyDictionary[AsyncApp, Deps] = weakref.WeakKeyDictionary()
@@ -55,6 +57,9 @@ def build_app(settings: Settings, service: SyncService, *, client: AsyncWebClien
     webhooks = None
     if settings.salla_webhook_secret is not None and settings.salla_webhook_secret.get_secret_value():
         webhooks = WebhookInbox(service.store, service.engine, store_id=settings.salla_store_id)
+    if settings.salla_sync_alerts_channel:  # automatic syncs' failures go there (else: the log only)
+        channel = settings.salla_sync_alerts_channel
+        service.engine.register(RunSource.WEBHOOK, lambda _run: AlertsReporter(worker.out, worker.threads, channel))
     deps = Deps(settings=settings, service=service, client=client, worker=worker,
                 access=Access.from_settings(settings), tuning=tuning, on_error=on_error, owns_client=owns_client,
                 webhooks=webhooks)

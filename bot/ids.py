@@ -22,6 +22,7 @@ class BlockId(str, enum.Enum):
     HOME_CONTROLS = "home_controls"
     HOME_FILTERS = "home_filters"
     HOME_PAGES = "home_pages"
+    ALERT_CONTROLS = "alert_controls"
     AUDIT_CONTROLS = "audit_controls"
     HOME_AUDIT = "home_audit"
 
@@ -33,6 +34,7 @@ class ActionId(str, enum.Enum):
     SYNC_AUDIT_MISSING = "sync_audit_missing"
     DOWNLOAD_CSV = "download_csv"
     DOWNLOAD_AUDIT_CSV = "download_audit_csv"
+    RETRY_ALERT = "retry_alert"
     HOME_AUDIT_FROM = "home_audit_from"
     HOME_AUDIT_TO = "home_audit_to"
     HOME_AUDIT_FIND = "home_audit_find"

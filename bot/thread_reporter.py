@@ -227,8 +227,8 @@ class SlackThreadReporter:
         if not chain or chain[0].parent_ts is None or chain[0].channel_id is None:
             return
         root = chain[0]
-        if root.origin == Origin.MESSAGE.value:
-            return  # the parent is a person's message: not ours to edit (the summary has the totals)
+        if root.origin in (Origin.MESSAGE.value, "alert"):
+            return  # the parent is a person's message or an alert: not a sync's parent (the summary has the totals)
         root_run = await asyncio.to_thread(self.store.get_run, root_run_id)
         latest: dict[str, SyncStatus] = {}
         for link in chain:

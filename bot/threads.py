@@ -71,6 +71,24 @@ class SlackAudit(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class SlackAlert(SQLModel, table=True):
+    """An order an automatic sync left Failed, posted in the alerts channel: one open alert an order
+    (failing again edits it), resolved by whoever retried it successfully."""
+
+    __tablename__ = "slack_alert"
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(index=True)  # the order as synced (its internal id) or typed
+    reference: str | None = None  # the number a merchant reads, when Salla told it
+    channel_id: str
+    ts: str | None = None  # the alert message (None until Slack took it)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    run_id: int  # the run that left it Failed last
+    resolved_by: str | None = None
+    resolved_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 class ThreadStore:
     """Short synchronous queries; callers run them through ``asyncio.to_thread``."""
 
@@ -158,6 +176,21 @@ class ThreadStore:
                 if won == 1:
                     taken.append(audit)
         return taken
+
+    def open_alert(self, number: str) -> SlackAlert | None:
+        with Session(self.engine, expire_on_commit=False) as session:
+            return session.exec(select(SlackAlert).where(SlackAlert.number == number,
+                                                         col(SlackAlert.resolved_at).is_(None))
+                                .order_by(col(SlackAlert.id).desc())).first()
+
+    def get_alert(self, alert_id: int) -> SlackAlert | None:
+        with Session(self.engine, expire_on_commit=False) as session:
+            return session.get(SlackAlert, alert_id)
+
+    def set_alert(self, alert_id: int, **values: object) -> None:
+        with Session(self.engine) as session:
+            session.exec(update_rows(SlackAlert).where(col(SlackAlert.id) == alert_id).values(**values))
+            session.commit()
 
     def claim_audit_sync(self, audit_id: int, user_id: str) -> bool:
         """Take the right to sync the audit's missing orders; False if someone took it first."""

@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     # The daily audit: yesterday's, posted in this channel once a day at this time (Asia/Riyadh).
     salla_sync_audit_channel: str | None = None
     salla_sync_audit_at: str = "07:00"
+    # Where every order an automatic (webhook) sync leaves Failed is posted, with a Retry button.
+    salla_sync_alerts_channel: str | None = None
     # "text" (default) or "json": one JSON object a log line, with run id, order number and source.
     salla_sync_log_format: Literal["text", "json"] = "text"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot import audits, buttons
+from bot import alerts, audits, buttons
 from bot.deps import Deps
 from bot.errors import tell_user
 from bot.ids import ActionId
@@ -63,6 +63,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
         await buttons.download_csv(deps.worker, run_id, user, notify)
 
     app.action(ActionId.DOWNLOAD_CSV.value)(run_button("download", csv_file))
+
+    async def retry_alert(alert_id: int, user: str, notify) -> None:
+        await alerts.retry(deps.worker, alert_id, user, notify)
+
+    app.action(ActionId.RETRY_ALERT.value)(run_button("retry", retry_alert))
 
     async def audit_file(audit_id: int, user: str, notify) -> None:
         await audits.download_csv(deps.worker, audit_id, user, notify)

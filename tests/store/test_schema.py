@@ -26,7 +26,7 @@ from sync_core.store.database import make_engine
 from sync_core.store.runs import NewRun
 
 OUR_TABLES = {"sync_run", "sync_record", "ledger", "salla_token", "enerpize_id_map", "slack_thread", "slack_rerun",
-              "slack_audit", "webhook_event"}
+              "slack_audit", "webhook_event", "slack_alert"}
 
 
 @pytest.fixture

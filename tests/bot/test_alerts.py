@@ -1,0 +1,64 @@
+"""The alerts channel: an order an automatic sync leaves Failed is posted once, with Retry; failing
+again edits that alert; a retry's result is a reply in its thread and the alert says who resolved it."""
+
+from __future__ import annotations
+
+import pytest
+from test_webhooks import SECRET, STORE, deliver, drain, envelope, signed
+
+from bot.ids import ActionId
+from sync_core.http import ATTEMPTS
+
+ALERTS = "C0ALERTS"
+
+
+@pytest.fixture
+async def alerted(make_bot):
+    return await make_bot(salla_webhook_secret=SECRET, salla_store_id=STORE, salla_sync_alerts_channel=ALERTS)
+
+
+async def webhook_for(bot, reference: int, event_id: int) -> None:
+    order = bot.salla.store.order_by_reference(reference)
+    raw = envelope("order.status.updated", {"id": event_id, "order": {"id": order.id, "status": {"slug": "completed"}}})
+    assert (await deliver(bot, raw, signed(raw)))[0] == 200
+
+
+async def test_a_failure_is_alerted_once_and_retried_from_the_alert(alerted):
+    bot = alerted
+    invoice = bot.salla.store.order_by_reference(1001).invoices[0]
+    bot.salla.fail_next(status=503, count=ATTEMPTS, path_contains=f"/orders/invoices/{invoice.id}")
+    await webhook_for(bot, 1001, 1)
+    await webhook_for(bot, 1004, 2)  # it syncs: no alert
+    await drain(bot)
+    [alert] = bot.slack.top_level(ALERTS)
+    assert "Order `1001` *Failed* — Salla is not answering" in alert.as_text() and "[Retry]" in alert.as_text()
+
+    bot.salla.fail_next(status=503, count=ATTEMPTS, path_contains=f"/orders/invoices/{invoice.id}")
+    await webhook_for(bot, 1001, 3)  # the same order fails again: its alert is edited, not posted again
+    await drain(bot)
+    [again] = bot.slack.top_level(ALERTS)
+    assert again.ts == alert.ts and again.edits >= 1 and "failed again" in again.as_text()
+
+    answer = await bot.send(bot.slack.click(ALERTS, alert.ts, ActionId.RETRY_ALERT.value, user_id="U0ONCALL"))
+    assert (answer.status, answer.text) == (200, "")
+    await bot.idle()
+    resolved = bot.slack.message(ALERTS, alert.ts)
+    assert "resolved by <@U0ONCALL>" in resolved.as_text() and "[Retry]" not in resolved.as_text()
+    replies = [line for m in bot.slack.replies(ALERTS, alert.ts) for line in m.lines()]
+    order_id = bot.salla.store.order_by_reference(1001).id  # what the automatic sync synced: the order's id
+    assert any(f"`{order_id}`" in line and "*Success*" in line for line in replies)  # the retry's result, in its thread
+    assert len(bot.slack.top_level(ALERTS)) == 1
+    po_numbers = [d.po_number for docs in bot.enerpize.documents.values() for d in docs]
+    assert len(po_numbers) == len(set(po_numbers))
+
+
+async def test_slack_down_while_an_alert_is_due_delays_it_and_loses_nothing(alerted):
+    bot = alerted
+    bot.slack.fail_next("chat.postMessage", "service_unavailable", count=3)
+    invoice = bot.salla.store.order_by_reference(1001).invoices[0]
+    bot.salla.fail_next(status=503, count=ATTEMPTS, path_contains=f"/orders/invoices/{invoice.id}")
+    await webhook_for(bot, 1001, 1)
+    [run_id] = await drain(bot)
+    [alert] = bot.slack.top_level(ALERTS)
+    assert "Order `1001` *Failed*" in alert.as_text()
+    assert bot.store.get_run(run_id).reported_at is not None
