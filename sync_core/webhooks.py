@@ -16,7 +16,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from hashlib import sha256
 
 from sqlalchemy import or_
@@ -64,6 +64,7 @@ class Delivery:
     event: str
     data_id: str
     order_id: int | None  # the order to sync; None: nothing to sync (another event, another status)
+    tokens: tuple[str, str, datetime | None] | None = None  # app.store.authorize: access, refresh, expiry
 
 
 def read_delivery(raw: bytes) -> Delivery:
@@ -84,8 +85,15 @@ def read_delivery(raw: bytes) -> Delivery:
         status = order.get("status") if isinstance(order.get("status"), dict) else {}
         if str(status.get("slug") or "").lower() in SYNCING_STATUSES:
             order_id = _int(order.get("id"))
+    tokens = None
+    if event == "app.store.authorize":
+        access, refresh = data.get("access_token"), data.get("refresh_token")
+        if not isinstance(access, str) or not isinstance(refresh, str) or not access or not refresh:
+            raise WebhookRefused(400, "app.store.authorize without both tokens")
+        expires = _int(data.get("expires"))
+        tokens = (access, refresh, datetime.fromtimestamp(expires, timezone.utc) if expires else None)
     return Delivery(merchant=str(body.get("merchant") or ""), event=event, data_id=str(data.get("id") or ""),
-                    order_id=order_id)
+                    order_id=order_id, tokens=tokens)
 
 
 def _int(value: object) -> int | None:

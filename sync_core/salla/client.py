@@ -70,7 +70,10 @@ class SallaClient:
         self._tokens = tokens
         self.pacer = pacer or RateLimitPacer()
         self._attempts = attempts
-        self.calls = 0
+
+    @property
+    def tokens(self) -> TokenManager:
+        return self._tokens
 
     async def _get(self, path: str, params: dict[str, Any] | None = None, *, allow_404: bool = False) -> dict | None:
         refreshed = False
@@ -99,7 +102,6 @@ class SallaClient:
             return body
 
     async def _send(self, path: str, params: dict[str, Any] | None, token: str) -> httpx.Response:
-        self.calls += 1
         response = await self.pacer.send(lambda: self._http.get(f"{self._base}{path}", params=params, headers={
             "Authorization": f"Bearer {token}", "Accept": "application/json"}))
         if response.status_code == 429 or response.status_code >= 500:

@@ -86,6 +86,15 @@ class TokenManager:
                 raise SallaAuthError("another process has been refreshing the Salla token for too long; "
                                      "try again in a minute") from None
 
+    async def authorized(self, access_token: str, refresh_token: str, expires_at: datetime | None) -> None:
+        """New tokens Salla handed over (its ``app.store.authorize`` event): stored under the refresh
+        lock, so no refresh in flight here or elsewhere overwrites them, then used."""
+        async with self._lock:
+            async with self._store.token_refresh_lock():
+                await asyncio.to_thread(self._store.save_tokens, access_token, refresh_token, expires_at)
+            self.access_token, self._refresh_token = access_token, refresh_token
+        log.info("new Salla tokens stored (app.store.authorize)")
+
     async def _refresh_now(self) -> str:
         """POST the refresh grant; store both new tokens before anything uses them."""
         if not (self._refresh_token and self._client_id and self._client_secret):

@@ -123,3 +123,19 @@ async def test_without_a_secret_the_endpoint_is_not_there(bot):
     raw = b"{}"
     status, _ = await deliver(bot, raw, signed(raw))
     assert status == 404
+
+
+async def test_app_store_authorize_stores_the_new_tokens_and_they_are_used(hooked):
+    bot = hooked
+    access, refresh = bot.salla.reinstall()  # the merchant reinstalled the app: the old tokens are dead
+    raw = envelope("app.store.authorize", {"id": 7, "access_token": access, "refresh_token": refresh,
+                                           "expires": 1_900_000_000, "scope": "orders.read", "token_type": "bearer"})
+    assert await deliver(bot, raw, signed(raw)) == (200, {"ok": True, "stored": True})
+    row = bot.store.load_tokens_row()
+    assert (row.access_token, row.refresh_token) == (access, refresh)
+    assert row.expires_at.year == 2030
+    bot.salla.reset_counters()
+    await bot.sync("1001")
+    assert bot.salla.refresh_count == 0  # the new access token worked as handed over
+    missing = envelope("app.store.authorize", {"id": 8, "access_token": "only-one"})
+    assert (await deliver(bot, missing, signed(missing)))[0] == 400
