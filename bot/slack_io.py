@@ -169,13 +169,27 @@ class SlackOut:
             log.warning("Slack rate-limited %s; waiting %.1f s before sending it again", method, delay)
             await asyncio.sleep(min(delay, max(deadline - loop.time(), 0.0)))
 
-    async def post(self, channel: str, message: SlackMessage, *, thread_ts: str | None = None) -> str:
+    async def post(self, channel: str, message: SlackMessage, *, thread_ts: str | None = None,
+                   metadata: dict[str, Any] | None = None) -> str:
         kwargs: dict[str, Any] = dict(channel=channel, text=message.text, blocks=message.blocks,
                                       unfurl_links=False, unfurl_media=False)
         if thread_ts:
             kwargs["thread_ts"] = thread_ts
+        if metadata is not None:
+            kwargs["metadata"] = metadata
         response = await self.call("chat_postMessage", pace_channel=channel, **kwargs)
         return response["ts"]
+
+    async def thread_metadata(self, channel: str, ts: str, event_type: str) -> list[dict[str, Any]]:
+        """The ``event_payload`` of each message of the thread posted with ``event_type``."""
+        response = await self.call("conversations_replies", channel=channel, ts=ts, include_all_metadata=True,
+                                   limit=1000)
+        found = []
+        for message in response.get("messages") or []:
+            metadata = message.get("metadata") or {}
+            if metadata.get("event_type") == event_type and isinstance(metadata.get("event_payload"), dict):
+                found.append(metadata["event_payload"])
+        return found
 
     async def update(self, channel: str, ts: str, message: SlackMessage) -> None:
         # Not paced per channel: the one-a-second guidance is chat.postMessage's; chat.update is a

@@ -43,6 +43,7 @@ from sync_core.store.tables import RunState, SyncRun
 
 log = logging.getLogger(__name__)
 
+RESULTS_EVENT = "salla_sync_results"  # the metadata of each result message: its run and part
 AUDIT_ORIGIN = "audit"  # SlackThread.origin of the runs an audit's "Sync N missing" starts
 
 
@@ -93,8 +94,19 @@ class SlackThreadReporter:
         run = live.run
         cancelled_by = live.cancel_requested_by if run.state == RunState.CANCELLED.value else None
         messages = result_messages(list(results))
+        if live.resumed and cursor.position < len(messages):
+            # A process may have died between Slack taking a message and the cursor being stored:
+            # the thread says which of this run's messages are in it already.
+            posted = {p.get("part") for p in await self.out.thread_metadata(thread.channel_id, thread.parent_ts,
+                                                                              RESULTS_EVENT)
+                      if p.get("run_id") == live.run_id}
+            while cursor.position < len(messages) and cursor.position in posted:
+                if not await cursor.advance():
+                    return False
         while cursor.position < len(messages):
-            await self.out.post(thread.channel_id, messages[cursor.position], thread_ts=thread.parent_ts)
+            await self.out.post(thread.channel_id, messages[cursor.position], thread_ts=thread.parent_ts,
+                                metadata={"event_type": RESULTS_EVENT,
+                                          "event_payload": {"run_id": live.run_id, "part": cursor.position}})
             if not await cursor.advance():
                 return False  # another process holds the run now: it posts the rest
         summary = summary_message(live.run_id, thread.user_id, list(results), retry_of=run.retry_of,

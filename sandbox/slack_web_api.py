@@ -220,7 +220,31 @@ class SlackWebApi(SlackWorkspace):
             if parent.is_reply:  # replies go to the parent's ts, never to a reply's
                 raise _Refused("invalid_thread_ts", "[ERROR] thread_ts must be the parent message's ts")
         message = self._store_message(channel, args.get("text"), args.get("blocks"), thread_ts)
+        metadata = args.get("metadata")
+        if isinstance(metadata, str):
+            metadata = json.loads(metadata)
+        if metadata is not None:
+            if not isinstance(metadata, dict) or not metadata.get("event_type") \
+                    or not isinstance(metadata.get("event_payload"), dict):
+                raise _Refused("invalid_metadata_format")
+            message.metadata = metadata
         return {"channel": channel, "ts": message.ts, "message": message.to_json()}
+
+    def _m_conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A thread's messages, the parent first (metadata only with ``include_all_metadata``)."""
+        channel = self._resolve_channel(args.get("channel"))
+        parent = self._find(channel, str(args.get("ts") or ""))
+        if parent is None:
+            raise _Refused("thread_not_found")
+        with_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+        thread = [parent] + [m for m in self._messages.get(channel, []) if m.thread_ts == parent.ts and m is not parent]
+        messages = []
+        for message in thread:
+            body = message.to_json()
+            if not with_metadata:
+                body.pop("metadata", None)
+            messages.append(body)
+        return {"messages": messages, "has_more": False}
 
     def _m_chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = self._resolve_channel(args.get("channel"), posting=False)

@@ -52,6 +52,7 @@ class Message:
     thread_ts: str | None = None
     user: str = BOT_USER_ID
     edits: int = 0
+    metadata: dict[str, Any] | None = None  # chat.postMessage's ``metadata`` (event_type, event_payload)
 
     @property
     def is_reply(self) -> bool:
@@ -71,6 +72,8 @@ class Message:
             body["blocks"] = self.blocks
         if self.thread_ts:
             body["thread_ts"] = self.thread_ts
+        if self.metadata is not None:
+            body["metadata"] = self.metadata
         return body
 
 

@@ -19,7 +19,8 @@ def test_the_manifest_declares_what_the_bot_uses():
     assert re.search(r"interactivity:\n\s+is_enabled: true", text)
     assert "- app_home_opened" in text
     scopes = re.findall(r"^\s+- ([a-z.:]+)(?:\s+#.*)?$", text.split("bot:\n", 1)[1].split("settings:")[0], re.M)
-    assert scopes == ["commands", "chat:write", "chat:write.public", "channels:join", "im:write", "files:write"]
+    assert scopes == ["commands", "chat:write", "chat:write.public", "channels:join", "im:write", "files:write",
+                      "channels:history", "groups:history", "im:history"]
     assert len(re.findall(r"url: https://YOUR-HOST/slack/events$", text, re.M)) == 3
 
 

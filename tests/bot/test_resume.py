@@ -102,3 +102,40 @@ async def test_a_run_resumed_half_posted_posts_only_the_rest(bot, monkeypatch):
     assert sorted(len(lines_for(lines, n)) for n in numbers) == [1, 1, 1, 1, 2]  # 1003 has two invoices
     assert len(lines) == len(set(lines)) == 6  # no line twice, none missing
     assert bot.store.get_run(run_id).reported_at is not None
+
+
+async def test_a_kill_between_slack_taking_a_message_and_its_record_posts_it_once(bot, monkeypatch):
+    """The known gap, closed: the process died after Slack took the second result message and before
+    the run counted it. The process that resumes the run reads the thread back and posts the rest."""
+    from bot import thread_reporter
+
+    one_each = lambda results: [m for r in results for m in result_messages_of([r])]  # noqa: E731
+    result_messages_of = thread_reporter.result_messages
+    monkeypatch.setattr(thread_reporter, "result_messages", one_each)
+    worker = worker_of(bot.app)
+    numbers = ["1001", "1004", "1005", "1099"]
+    run_id = await worker.submit(numbers, ModalContext(origin=Origin.COMMAND, user_id=USER, channel_id=CHANNEL), USER)
+
+    class DiesAfterPostingTheSecond(thread_reporter.SlackThreadReporter):
+        async def report(self, live, results, cursor):
+            real = cursor.advance
+
+            async def advance():
+                if cursor.position == 1:
+                    return False  # posted part 1, died before storing it
+                return await real()
+
+            cursor.advance = advance
+            return await super().report(live, results, cursor)
+
+    first = DiesAfterPostingTheSecond(worker.out, worker.threads, bot.store, worker.tuning)
+    assert not await bot.service.engine.drive(run_id, first)
+    assert bot.store.get_run(run_id).report_cursor == 1
+    assert len(result_lines(bot.slack, bot.threads.get(run_id))) == 2  # two messages in the thread
+    owner_gone(bot, run_id)
+
+    assert await worker.resume() == [run_id]
+    await bot.idle()
+    lines = result_lines(bot.slack, bot.threads.get(run_id))
+    assert len(lines) == len(set(lines)) == 4  # each once
+    assert all(len(lines_for(lines, n)) == 1 for n in numbers)

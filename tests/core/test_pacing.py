@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from sandbox import SallaSimulator, sample_store
-from sandbox.ratelimit import FixedWindow, LeakyBucket
+from sandbox.ratelimit import FixedWindow
 from sync_core.http import RateLimitPacer
 from sync_core.rate_headers import read_rate_headers, reset_delay
 
