@@ -126,3 +126,36 @@ def revision(message: str, empty: bool) -> None:
     for script in scripts if isinstance(scripts, list) else [scripts]:
         if script is not None:
             click.echo(f"wrote {script.path}: review it (and make it work on SQLite and PostgreSQL) before committing")
+
+
+@db.command(name="new-key")
+def new_key() -> None:
+    """Print a new SALLA_SYNC_SECRET_KEY (the stored Salla tokens are encrypted with it)."""
+    from sync_core.store.token_cipher import new_key as make
+
+    click.echo(make())
+
+
+@db.command(name="rotate-key")
+@click.argument("key")
+def rotate_key(key: str) -> None:
+    """Encrypt the stored Salla tokens with KEY (read with the SALLA_SYNC_SECRET_KEY in force);
+    then set SALLA_SYNC_SECRET_KEY to KEY everywhere."""
+    from sync_core.store import Store
+    from sync_core.store.token_cipher import TokenCipher, TokenKeyError
+
+    try:
+        settings = load_settings()
+        store = Store(settings.database_url)
+    except ConfigError as exc:
+        _fail(str(exc))
+    try:
+        current = settings.salla_sync_secret_key.get_secret_value() if settings.salla_sync_secret_key else None
+        store.cipher = TokenCipher(current) if current else None
+        rotated = store.reseal_tokens(TokenCipher(key))
+    except TokenKeyError as exc:
+        _fail(str(exc))
+    finally:
+        store.close()
+    click.echo("the stored Salla tokens are encrypted with the new key: set SALLA_SYNC_SECRET_KEY to it"
+               if rotated else "no Salla tokens are stored yet; set SALLA_SYNC_SECRET_KEY to the new key")

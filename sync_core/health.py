@@ -25,6 +25,11 @@ async def check_all(settings: Settings) -> list[Check]:
     except Exception as exc:  # unreachable, or a schema that needs `salla-sync db upgrade`
         return [("database", False, str(exc) or type(exc).__name__)]
     results = [await check_database(store)]
+    if settings.salla_sync_secret_key is None:
+        results.append(("tokens", True, "stored in plain text: set SALLA_SYNC_SECRET_KEY (salla-sync db new-key) "
+                                        "to encrypt them"))
+    else:
+        results.append(("tokens", True, "encrypted at rest"))
     try:
         async with open_service(settings, store=store) as service:
             answered = {}

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     salla_token_url: str = "https://accounts.salla.sa/oauth2/token"
     # Salla's webhooks: POST /salla/webhooks is served only with a secret; events of another store ignored.
     salla_webhook_secret: SecretStr | None = None
+    # Encrypts the stored Salla tokens (``salla-sync db new-key`` makes one).
+    salla_sync_secret_key: SecretStr | None = None
     salla_store_id: str | None = None
 
     enerpize_api_url: str | None = None
@@ -126,7 +128,8 @@ class Settings(BaseSettings):
         """Every secret value, so that logs and messages can be scrubbed of them."""
         found = []
         for name in ("slack_bot_token", "slack_signing_secret", "slack_app_token", "salla_access_token",
-                     "salla_refresh_token", "salla_client_secret", "enerpize_api_key", "salla_webhook_secret"):
+                     "salla_refresh_token", "salla_client_secret", "enerpize_api_key", "salla_webhook_secret",
+                     "salla_sync_secret_key"):
             value = getattr(self, name)
             if value is not None and value.get_secret_value():
                 found.append(value.get_secret_value())

@@ -3,6 +3,7 @@ sync_core/transport.py), the store, the token manager."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -16,8 +17,11 @@ from sync_core.salla.tokens import TokenManager
 from sync_core.service import SyncService
 from sync_core.settings import ConfigError, Settings
 from sync_core.store import Store
+from sync_core.store.token_cipher import TokenCipher, TokenKeyError
 from sync_core.store.id_map import EnerpizeIdMap
 from sync_core.transport import AiohttpTransport
+
+log = logging.getLogger(__name__)
 
 
 def _secret(value) -> str | None:
@@ -32,6 +36,18 @@ async def open_service(settings: Settings, *, store: Store | None = None) -> Asy
     own_store = store is None
     store = store or Store(settings.database_url,
                            claim_lease=timedelta(seconds=settings.salla_sync_claim_lease_seconds))
+    key = _secret(settings.salla_sync_secret_key)
+    try:
+        store.cipher = TokenCipher(key) if key else None
+        if store.seal_stored_tokens():
+            log.info("the stored Salla tokens are now encrypted with SALLA_SYNC_SECRET_KEY")
+    except TokenKeyError as exc:
+        if own_store:
+            store.close()
+        raise ConfigError(str(exc)) from None
+    if not key:
+        log.warning("SALLA_SYNC_SECRET_KEY is not set: the Salla tokens are stored in plain text "
+                    "(make a key with \"salla-sync db new-key\")")
     first_tokens = (_secret(settings.salla_access_token), _secret(settings.salla_refresh_token))
     try:
         tokens = store.load_tokens(*first_tokens)

@@ -81,9 +81,11 @@ def test_check_reports_each_dependency(env, sims, tmp_path):
     done = cli(env, "check", cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
-    assert [line.split()[:2] for line in lines] == [["ok", "database"], ["ok", "salla"]] + [["ok", "enerpize"]] * 5
+    assert [line.split()[:2] for line in lines] == [["ok", "database"], ["ok", "tokens"], ["ok", "salla"]] + \
+        [["ok", "enerpize"]] * 5
+    assert "stored in plain text: set SALLA_SYNC_SECRET_KEY" in lines[1]  # the warning, until a key is set
     # Per list, the filter spelling the tenant honours (the simulator's lists start empty).
-    assert [line.split(None, 2)[2].split(":")[0] for line in lines[3:]] == [
+    assert [line.split(None, 2)[2].split(":")[0] for line in lines[4:]] == [
         "invoices", "refund receipts", "clients", "products"]
     bad = cli(dict(env, ENERPIZE_API_KEY="wrong-key"), "check", cwd=tmp_path)
     assert bad.returncode == 1 and "FAIL  enerpize" in bad.stdout and "wrong-key" not in bad.stdout
@@ -117,3 +119,21 @@ def test_log_csv_is_what_a_spreadsheet_reads(env, sims, tmp_path):
     assert later.returncode == 0 and len(later.stdout.strip().splitlines()) == 1  # the heading only
     bad = cli(env, "log", "--csv", "--from", "2026-12-05", "--to", "2026-12-01", cwd=tmp_path)
     assert bad.returncode == 2 and "the range ends (2026-12-01) before it starts (2026-12-05)" in bad.stderr
+
+
+def test_tokens_encrypted_with_a_key_and_refused_with_the_wrong_one(env, sims, tmp_path):
+    key = cli(env, "db", "new-key", cwd=tmp_path).stdout.strip()
+    assert len(key) == 44
+    keyed = dict(env, SALLA_SYNC_SECRET_KEY=key)
+    done = cli(keyed, "sync", "1001", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "encrypted at rest" in cli(keyed, "check", cwd=tmp_path).stdout
+    other = cli(env, "db", "new-key", cwd=tmp_path).stdout.strip()
+    wrong = cli(dict(env, SALLA_SYNC_SECRET_KEY=other), "sync", "1004", cwd=tmp_path)
+    assert wrong.returncode == 2 and "does not open the stored Salla tokens" in wrong.stderr
+    assert other not in wrong.stderr and key not in wrong.stderr and "Traceback" not in wrong.stderr
+    missing = cli(env, "sync", "1004", cwd=tmp_path)
+    assert missing.returncode == 2 and "encrypted and SALLA_SYNC_SECRET_KEY is not set" in missing.stderr
+    rotated = cli(keyed, "db", "rotate-key", other, cwd=tmp_path)
+    assert rotated.returncode == 0 and "encrypted with the new key" in rotated.stdout
+    assert cli(dict(env, SALLA_SYNC_SECRET_KEY=other), "sync", "1004", cwd=tmp_path).returncode == 0
