@@ -13,7 +13,7 @@ import asyncio
 import json
 import logging
 import time
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from slack_sdk.errors import SlackApiError
 
@@ -33,7 +33,7 @@ from bot.ui.audit import (
     missing_messages,
 )
 from bot.ui.thread import SlackMessage
-from sync_core.audit import AuditProgress, AuditRange, AuditReport
+from sync_core.audit import RIYADH, AuditProgress, AuditRange, AuditReport
 from sync_core.csv_export import audit_csv
 from sync_core.engine import RunBusy, Work
 from sync_core.enerpize.lookups import CannotConfirm
@@ -155,24 +155,28 @@ async def _fill_in(worker: RunWorker, audit: SlackAudit) -> None:
             await out.post(channel_id, daily_failed(days.first, str(exc)), thread_ts=parent_ts)
         return
     await asyncio.gather(*updates, return_exceptions=True)
+    automatic = None
+    if daily:  # what Salla's webhooks synced that day
+        since = datetime.combine(days.first, datetime.min.time(), RIYADH)
+        automatic = await asyncio.to_thread(worker.service.store.automatic_counts, since, since + timedelta(days=1))
     if daily and parent_ts is None:
         if not report.missing:
-            ts = await _post_parent(worker, channel_id, daily_quiet(report))
+            ts = await _post_parent(worker, channel_id, daily_quiet(report, automatic))
             await asyncio.to_thread(threads.set_audit, audit.id, parent_ts=ts, report=json.dumps(report.to_json()))
             return
         parent_ts = await _post_parent(worker, channel_id, daily_parent(days.first))
         await asyncio.to_thread(threads.set_audit, audit.id, parent_ts=parent_ts)
     assert parent_ts is not None
-    await _summarise(worker, audit, report, parent_ts=parent_ts, summary_ts=summary_ts)
+    await _summarise(worker, audit, report, parent_ts=parent_ts, summary_ts=summary_ts, automatic=automatic)
 
 
 async def _summarise(worker: RunWorker, audit: SlackAudit, report: AuditReport, *, parent_ts: str,
-                     summary_ts: str | None) -> None:
+                     summary_ts: str | None, automatic: dict[str, int] | None = None) -> None:
     """The summary (a new reply, or the progress message turned into it) and the missing lines."""
     assert audit.id is not None
     out = worker.out
     await asyncio.to_thread(worker.threads.set_audit, audit.id, report=json.dumps(report.to_json()))
-    summary = audit_summary(audit.id, audit.user_id, report)
+    summary = audit_summary(audit.id, audit.user_id, report, automatic=automatic)
     if summary_ts is None:
         summary_ts = await out.post(audit.channel_id, summary, thread_ts=parent_ts)
         await asyncio.to_thread(worker.threads.set_audit, audit.id, summary_ts=summary_ts)

@@ -44,10 +44,18 @@ def daily_parent(day: date) -> SlackMessage:
     return audit_parent(DAILY_USER, day.isoformat())
 
 
-def daily_quiet(report: AuditReport) -> SlackMessage:
+def automatic_text(counts: dict[str, int]) -> str:
+    """The day's automatic syncs, as the daily audit says them."""
+    synced, failed = counts.get(SyncStatus.SUCCESS.value, 0), counts.get(SyncStatus.FAILED.value, 0)
+    return f"that day: {synced} synced automatically, {failed} failed"
+
+
+def daily_quiet(report: AuditReport, automatic: dict[str, int] | None = None) -> SlackMessage:
     """A day with nothing missing: one line, no thread."""
     text = (f"✅ Daily audit of {report.range}: nothing missing "
             f"({_plural(report.salla_invoices, 'Salla invoice')}, all in Enerpize)")
+    if automatic is not None:
+        text += f"; {automatic_text(automatic)}"
     return SlackMessage(text=text, blocks=message_blocks([ContextBlock(elements=[MarkdownTextObject(text=text)])]))
 
 
@@ -78,15 +86,17 @@ def _sync_button(audit_id: int, orders: int) -> ButtonElement:
 
 
 def audit_summary(audit_id: int, user_id: str, report: AuditReport, *,
-                  synced_by: tuple[str, list[int]] | None = None) -> SlackMessage:
+                  synced_by: tuple[str, list[int]] | None = None, automatic: dict[str, int] | None = None) -> SlackMessage:
     """The counts, and the button while nobody pressed it (``synced_by`` = who, the runs started)."""
     missing = len(report.missing)
     head = "✅ *Nothing missing*" if not missing else f"⚠️ *{missing} missing from Enerpize*"
     text = (f"{head} — {report.range}: {_plural(report.salla_invoices, 'Salla invoice')}, "
             f"{report.in_enerpize} in Enerpize, {missing} missing")
+    about = f"Audit {audit_id} · " + ("the daily audit" if user_id == DAILY_USER else f"asked by <@{user_id}>")
+    if automatic is not None:
+        about += f" · {automatic_text(automatic)}"
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=text)),
-                           ContextBlock(elements=[MarkdownTextObject(text=f"Audit {audit_id} · " + (
-                               "the daily audit" if user_id == DAILY_USER else f"asked by <@{user_id}>"))])]
+                           ContextBlock(elements=[MarkdownTextObject(text=about)])]
     orders = len(report.numbers_to_sync())
     controls: list[ButtonElement] = []
     if synced_by is not None:

@@ -12,7 +12,7 @@ from sync_core.money import fmt, parse_amount
 from sync_core.results import DocumentResult, OrderResult, SyncStatus
 from sync_core.salla.models import DocumentKind
 from sync_core.store.database import insert_values, table_of
-from sync_core.store.tables import SyncRecord, SyncRun
+from sync_core.store.tables import RunSource, SyncRecord, SyncRun
 
 
 def records_of(run_id: int, result: OrderResult) -> list[SyncRecord]:
@@ -95,6 +95,16 @@ class RecordLog:
         with Session(self.engine) as session:
             query = self._logged(select(SyncRecord.status, func.count()), since, until, requested_by)
             return dict(session.exec(query.group_by(SyncRecord.status)).all())
+
+    def automatic_counts(self, since: datetime, until: datetime) -> dict[str, int]:
+        """Orders synced automatically (from Salla's webhooks) in [since, until), by final status."""
+        with Session(self.engine) as session:
+            query = (select(SyncRecord.status, func.count(func.distinct(SyncRecord.number)))
+                     .join(SyncRun, col(SyncRun.id) == col(SyncRecord.run_id))
+                     .where(SyncRun.source == RunSource.WEBHOOK.value, col(SyncRecord.created_at) >= since,
+                            col(SyncRecord.created_at) < until)
+                     .group_by(SyncRecord.status))
+            return dict(session.exec(query).all())
 
     @staticmethod
     def _logged(query, since: datetime | None, until: datetime | None, requested_by: str | None):

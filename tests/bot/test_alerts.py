@@ -62,3 +62,23 @@ async def test_slack_down_while_an_alert_is_due_delays_it_and_loses_nothing(aler
     [alert] = bot.slack.top_level(ALERTS)
     assert "Order `1001` *Failed*" in alert.as_text()
     assert bot.store.get_run(run_id).reported_at is not None
+
+
+async def test_the_daily_audit_says_what_was_synced_automatically(alerted):
+    from datetime import datetime, timedelta
+
+    from bot.app import worker_of
+    from bot.daily_audit import DailyAudit
+    from sync_core.audit import RIYADH
+
+    bot = alerted
+    invoice = bot.salla.store.order_by_reference(1004).invoices[0]
+    bot.salla.fail_next(status=503, count=ATTEMPTS, path_contains=f"/orders/invoices/{invoice.id}")
+    await webhook_for(bot, 1001, 1)
+    await webhook_for(bot, 1004, 2)
+    await drain(bot)
+    tomorrow = datetime.now(RIYADH) + timedelta(days=1)
+    daily = DailyAudit(worker_of(bot.app), "C0DAILY", "07:00", now=lambda: tomorrow.replace(hour=7, minute=5))
+    await daily.tick()
+    [line] = bot.slack.top_level("C0DAILY")  # no Salla invoice is dated today in the sample store
+    assert "that day: 1 synced automatically, 1 failed" in line.as_text()

@@ -108,7 +108,8 @@ async def test_the_daily_audit_is_posted_once_a_day_across_replicas(bot):
     bot.threads.set_audit(posted[0] or posted[1], daily_for=None)  # as if yesterday had not been posted
     await quiet.tick()
     [line] = bot.slack.top_level("C0QUIET")
-    assert line.as_text().startswith("✅ Daily audit of 2026-11-20: nothing missing (1 Salla invoice, all in Enerpize)")
+    assert line.as_text().startswith("✅ Daily audit of 2026-11-20: nothing missing (1 Salla invoice, all in Enerpize); "
+                                     "that day: 0 synced automatically, 0 failed")
     assert bot.slack.replies("C0QUIET", line.ts) == []
 
 
