@@ -75,6 +75,7 @@ class SallaSimulator(Simulator):
         self.access_token_ttl = access_token_ttl
         self.refresh_latency = refresh_latency
         self.invoices_per_page = invoices_per_page
+        self.webhooks: list[dict[str, Any]] = []  # the store's webhook registrations (secrets kept here)
         self.orders_per_page = orders_per_page
         self.loose_reference_filter: str | bool = loose_reference_filter
         self.refresh_count = 0
@@ -196,6 +197,40 @@ class SallaSimulator(Simulator):
         app.router.add_get(API_PREFIX + "/orders/invoices/{invoice_id}", self._invoice)
         app.router.add_get(API_PREFIX + "/orders/items", self._order_items)
         app.router.add_get(API_PREFIX + "/orders/{order_id}", self._order)
+        app.router.add_post(API_PREFIX + "/webhooks/subscribe", self._subscribe)
+        app.router.add_put(API_PREFIX + "/webhooks/{webhook_id}", self._secure_webhook)
+        app.router.add_get(API_PREFIX + "/webhooks", self._webhooks)
+
+    # -- webhook registrations (POST /webhooks/subscribe, PUT /webhooks/{id}, GET /webhooks) -------
+
+    async def _subscribe(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        if not isinstance(body, dict) or not body.get("event") or not body.get("url") or not body.get("name"):
+            return self._error(422, "name, event and url are required")
+        if "localhost" in str(body["url"]) or not str(body["url"]).startswith("https://"):
+            return self._error(422, "the url must be a public https address")
+        with self._lock:
+            self._webhook_serial = getattr(self, "_webhook_serial", 0) + 1
+            hook = {"id": self._webhook_serial, "name": body["name"], "event": body["event"], "url": body["url"],
+                    "version": body.get("version", 2), "security_strategy": None}
+            self.webhooks.append(hook)
+        return self._ok({k: v for k, v in hook.items() if k != "secret"})
+
+    async def _secure_webhook(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        with self._lock:
+            hook = next((h for h in self.webhooks if str(h["id"]) == request.match_info["webhook_id"]), None)
+            if hook is None:
+                return self._error(404, NOT_FOUND_MESSAGE)
+            if body.get("security_strategy") not in ("signature", "token") or not body.get("secret"):
+                return self._error(422, "security_strategy (signature or token) and secret are required")
+            hook["security_strategy"], hook["secret"] = body["security_strategy"], body["secret"]
+        return self._ok({k: v for k, v in hook.items() if k != "secret"})
+
+    async def _webhooks(self, request: web.Request) -> web.Response:
+        with self._lock:
+            rows = [{k: v for k, v in h.items() if k != "secret"} for h in self.webhooks]
+        return self._page(request, rows, self.orders_per_page)
 
     # -- API handlers ------------------------------------------------------------------------
 

@@ -178,6 +178,44 @@ def audit(first: str, last: str | None, as_json: bool, then_sync: bool) -> None:
     sys.exit(EXIT_NOT_SYNCED)
 
 
+@main.group()
+def webhooks() -> None:
+    """Salla's webhooks for this store (for merchants not using the Partner Portal)."""
+
+
+@webhooks.command()
+@click.option("--url", required=True, help="The public https address of the bot's /salla/webhooks.")
+def subscribe(url: str) -> None:
+    """Register invoice.created and order.status.updated for URL, signed with SALLA_WEBHOOK_SECRET."""
+    from sync_core.webhooks import SUBSCRIBED_EVENTS
+
+    settings = _settings()
+    if settings.salla_webhook_secret is None or not settings.salla_webhook_secret.get_secret_value():
+        _fail("SALLA_WEBHOOK_SECRET is not set: set the secret the bot checks deliveries with first")
+    if not url.startswith("https://") or "localhost" in url:
+        _fail("--url must be the bot's public https address (Salla refuses localhost)")
+    secret = settings.salla_webhook_secret.get_secret_value()
+
+    async def go() -> list[str]:
+        async with open_service(settings) as service:
+            registered = {(h.get("event"), h.get("url")) for h in await service.salla.webhooks()}
+            said = []
+            for event in SUBSCRIBED_EVENTS:
+                if (event, url) in registered:
+                    said.append(f"{event}: already registered for {url}")
+                    continue
+                hook = await service.salla.subscribe_webhook(event, url, name=f"salla-sync {event}", secret=secret)
+                said.append(f"{event}: registered for {url} (id {hook['id']}, signed)")
+            return said
+
+    try:
+        lines = _run(go())
+    except Exception as exc:  # Salla refused (scope webhooks.read_write missing, a bad url...)
+        _fail(f"Salla did not register the webhooks: {exc}")
+    for line in lines or []:
+        click.echo(line)
+
+
 @main.command(name="log")
 @click.option("--status", type=click.Choice([s.value for s in SyncStatus], case_sensitive=False))
 @click.option("--limit", type=click.IntRange(1, 1000), default=30, show_default=True)

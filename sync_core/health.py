@@ -19,6 +19,21 @@ async def check_database(store: Store) -> Check:
         return ("database", False, f"unreachable ({type(exc).__name__})")
 
 
+async def check_webhooks(service) -> Check:
+    """Whether the store sends the events the automatic sync needs (registered by URL)."""
+    from sync_core.webhooks import SUBSCRIBED_EVENTS
+
+    try:
+        events = {h.get("event") for h in await service.salla.webhooks()}
+    except Exception as exc:
+        return ("webhooks", False, f"could not list them: {exc}")
+    missing = [e for e in SUBSCRIBED_EVENTS if e not in events]
+    if missing:
+        return ("webhooks", False, f"not registered: {', '.join(missing)} (salla-sync webhooks subscribe --url …, "
+                                   "or the Partner Portal)")
+    return ("webhooks", True, "registered: " + ", ".join(SUBSCRIBED_EVENTS))
+
+
 async def check_all(settings: Settings) -> list[Check]:
     try:
         store = Store(settings.database_url)
@@ -39,6 +54,8 @@ async def check_all(settings: Settings) -> list[Check]:
                 except Exception as exc:
                     results.append((name, False, str(exc) or type(exc).__name__))
                 answered[name] = results[-1][1]
+            if answered["salla"] and settings.salla_webhook_secret is not None:
+                results.append(await check_webhooks(service))
             if answered["enerpize"]:  # which filter spelling each of its lists honours
                 try:
                     results.extend(("enerpize", True, line) for line in await service.enerpize.describe_filters())

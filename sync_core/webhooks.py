@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
 SYNCING_STATUSES = {"completed", "restored"}  # order.status.updated slugs that make invoices
+SUBSCRIBED_EVENTS = ("invoice.created", "order.status.updated")  # what `salla-sync webhooks subscribe` registers
 
 
 class WebhookRefused(Exception):

@@ -76,11 +76,16 @@ class SallaClient:
         return self._tokens
 
     async def _get(self, path: str, params: dict[str, Any] | None = None, *, allow_404: bool = False) -> dict | None:
+        return await self._call("GET", path, params, allow_404=allow_404)
+
+    async def _call(self, method: str, path: str, params: dict[str, Any] | None = None, *, body: Any = None,
+                    allow_404: bool = False) -> dict | None:
         refreshed = False
         while True:
             token = self._tokens.access_token
             try:
-                response = await with_retries(lambda: self._send(path, params, token), attempts=self._attempts)
+                response = await with_retries(lambda: self._send(path, params, token, method=method, body=body),
+                                              attempts=self._attempts)
             except ApiError as exc:
                 raise SallaError(f"Salla is not answering ({exc.message})") from None
             except httpx.HTTPError as exc:
@@ -101,9 +106,11 @@ class SallaClient:
                 raise SallaError(f"Salla answered {path} without data")
             return body
 
-    async def _send(self, path: str, params: dict[str, Any] | None, token: str) -> httpx.Response:
-        response = await self.pacer.send(lambda: self._http.get(f"{self._base}{path}", params=params, headers={
-            "Authorization": f"Bearer {token}", "Accept": "application/json"}))
+    async def _send(self, path: str, params: dict[str, Any] | None, token: str, *, method: str = "GET",
+                    body: Any = None) -> httpx.Response:
+        response = await self.pacer.send(lambda: self._http.request(
+            method, f"{self._base}{path}", params=params, json=body,
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"}))
         if response.status_code == 429 or response.status_code >= 500:
             raise ApiError(response.status_code, _error_message(response),
                            retry_after=retry_after_seconds(response))
@@ -194,6 +201,21 @@ class SallaClient:
             await asyncio.gather(others, return_exceptions=True)
             raise
         return [*first_rows, *(invoice for found in await others for invoice in found)]
+
+    async def webhooks(self) -> list[dict]:
+        """The store's webhook registrations (``GET /webhooks``; scope ``webhooks.read_write``)."""
+        body = await self._get("/webhooks")
+        return [row for row in body.get("data") or [] if isinstance(row, dict)]
+
+    async def subscribe_webhook(self, event: str, url: str, *, name: str, secret: str) -> dict:
+        """Register ``url`` for ``event``, then its security: a signature with ``secret``."""
+        body = await self._call("POST", "/webhooks/subscribe",
+                                body={"name": name, "event": event, "url": url, "version": 2})
+        hook = body.get("data") if isinstance(body.get("data"), dict) else {}
+        if hook.get("id") is None:
+            raise SallaError(f"Salla answered the {event} subscription without its id")
+        await self._call("PUT", f"/webhooks/{hook['id']}", body={"security_strategy": "signature", "secret": secret})
+        return hook
 
     async def get_invoice(self, invoice_id: int) -> SallaInvoice:
         body = await self._get(f"/orders/invoices/{invoice_id}")

@@ -137,3 +137,24 @@ def test_tokens_encrypted_with_a_key_and_refused_with_the_wrong_one(env, sims, t
     rotated = cli(keyed, "db", "rotate-key", other, cwd=tmp_path)
     assert rotated.returncode == 0 and "encrypted with the new key" in rotated.stdout
     assert cli(dict(env, SALLA_SYNC_SECRET_KEY=other), "sync", "1004", cwd=tmp_path).returncode == 0
+
+
+def test_webhooks_subscribe_registers_both_events_once_and_check_says_so(env, sims, tmp_path):
+    salla, _ = sims
+    hooked = dict(env, SALLA_WEBHOOK_SECRET="salla-webhook-secret-0123")
+    before = cli(hooked, "check", cwd=tmp_path)
+    assert "FAIL  webhooks  not registered: invoice.created, order.status.updated" in before.stdout
+    url = "https://sync.example.sa/salla/webhooks"
+    done = cli(hooked, "webhooks", "subscribe", "--url", url, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [f"invoice.created: registered for {url} (id 1, signed)",
+                                        f"order.status.updated: registered for {url} (id 2, signed)"]
+    assert [(h["event"], h["security_strategy"], h["secret"]) for h in salla.webhooks] == [
+        ("invoice.created", "signature", "salla-webhook-secret-0123"),
+        ("order.status.updated", "signature", "salla-webhook-secret-0123")]
+    again = cli(hooked, "webhooks", "subscribe", "--url", url, cwd=tmp_path)
+    assert "already registered" in again.stdout and len(salla.webhooks) == 2  # once
+    assert "ok    webhooks  registered: invoice.created, order.status.updated" in cli(hooked, "check", cwd=tmp_path).stdout
+    assert cli(env, "webhooks", "subscribe", "--url", url, cwd=tmp_path).returncode == 2  # no secret set
+    local = cli(hooked, "webhooks", "subscribe", "--url", "http://localhost:3000/salla/webhooks", cwd=tmp_path)
+    assert local.returncode == 2 and "public https address" in local.stderr
