@@ -1,6 +1,7 @@
 """``salla-sync-bot``: Socket Mode (``SLACK_APP_TOKEN`` set, no ``--http``) or HTTP mode.
 
-    salla-sync-bot                       # Socket Mode: no public URL needed; GET /healthz on --port
+    salla-sync-bot                       # Socket Mode: no public URL needed; /healthz, /metrics and
+                                         # /salla/webhooks on --webhook-port (default --port)
     salla-sync-bot --http --port 3000    # POST /slack/events, GET /healthz
 
 A missing or malformed setting stops start-up with one line naming the variable (exit 2).
@@ -42,6 +43,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=3000,
                         help="HTTP port (default 3000): Slack's requests in HTTP mode, GET /healthz in both")
     parser.add_argument("--host", default="0.0.0.0", help="HTTP address to bind (default 0.0.0.0)")
+    parser.add_argument("--webhook-port", type=int, default=None,
+                        help="Socket Mode: the port of /salla/webhooks, /healthz and /metrics (default: --port)")
     return parser.parse_args(argv)
 
 
@@ -109,7 +112,7 @@ async def serve(settings: Settings, args: argparse.Namespace) -> None:
                 await close_app(app)
         else:
             assert settings.slack_app_token is not None
-            runner, port = await start_http(app, args.host, args.port, events=False)
+            runner, port = await start_http(app, args.host, args.webhook_port or args.port, events=False)
             handler = await start_socket_mode(app, settings.slack_app_token.get_secret_value())
             log.info("salla-sync-bot: Socket Mode connected; GET /healthz on %s:%s", args.host, port)
             try:

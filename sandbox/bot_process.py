@@ -68,7 +68,7 @@ class BotProcess:
         self._log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bot.main", *([] if self.socket_mode else ["--http"]),
-             "--host", "127.0.0.1", "--port", str(self.port)],
+             "--host", "127.0.0.1", *(["--webhook-port"] if self.socket_mode else ["--port"]), str(self.port)],
             env=self.env, stdout=self._log, stderr=self._log, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

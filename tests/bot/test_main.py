@@ -57,8 +57,8 @@ def test_a_malformed_setting_is_named(clean_env, capsys):
 
 
 def test_socket_mode_serves_the_health_check_too(tmp_path):
-    """A bot on Socket Mode (no public URL) still answers ``GET /healthz`` for its supervisor, and
-    takes no Slack request over HTTP."""
+    """A bot on Socket Mode (no public URL) still answers ``GET /healthz`` and ``/metrics`` on its
+    ``--webhook-port``, and takes no Slack request over HTTP."""
     import urllib.error
     import urllib.request
 
@@ -69,8 +69,10 @@ def test_socket_mode_serves_the_health_check_too(tmp_path):
     with SlackSimulator() as slack, SallaSimulator(store=sample_store()) as salla, EnerpizeSimulator() as enerpize:
         env = bot_env(slack, salla, enerpize, f"sqlite:///{tmp_path / 'bot.db'}", SLACK_APP_TOKEN=slack.app_token)
         with BotProcess(env, log_path=tmp_path / "bot.log", socket_mode=True) as bot:
-            with urllib.request.urlopen(bot.url + "/healthz", timeout=5) as response:
+            with urllib.request.urlopen(bot.url + "/healthz", timeout=5) as response:  # on --webhook-port
                 assert response.status == 200
+            with urllib.request.urlopen(bot.url + "/metrics", timeout=5) as response:
+                assert b"salla_sync_runs_in_flight" in response.read()
             deadline = time.monotonic() + 10
             while not slack.socket_connections and time.monotonic() < deadline:
                 time.sleep(0.05)
