@@ -30,6 +30,8 @@ from bench.audit import measure_audit
 from bench.bounds import RATE_MODELS
 from bench.calls import measure_calls
 from bench.sync_runs import run_orders
+from bench.webhooks import DELIVERIES as WEBHOOK_DELIVERIES
+from bench.webhooks import measure_webhooks
 from sync_core.settings import Settings
 
 
@@ -111,6 +113,10 @@ async def main_async(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     say(f"the audit: {AUDIT_INVOICES} invoices, {AUDIT_MISSING} missing, {min(args.plans)}/min plan (window + 1/s leak)")
     audit = await asyncio.to_thread(measure_audit, latency=args.latency, plan=min(args.plans))
     report["audit"] = audit.as_dict()
+
+    say(f"Salla webhooks: {WEBHOOK_DELIVERIES} deliveries in one second, {fastest}/min plan")
+    hooks = await asyncio.to_thread(measure_webhooks, latency=args.latency, plan=fastest, workdir=workdir)
+    report["webhooks"] = hooks.as_dict()
 
     say(f"acknowledgements: {args.users} users at once, {args.rounds} rounds, {fastest}/min plan")
     acks = await measure_acks(users=args.users, rounds=args.rounds, plan=fastest, latency=args.latency,

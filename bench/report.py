@@ -180,6 +180,20 @@ def table(report: dict[str, Any]) -> str:
         lines.append(f"  {'Enerpize calls':48} {audit['enerpize_calls']:8d}   <= {audit['enerpize_target']}  "
                      f"{_mark(audit['enerpize_calls'] <= audit['enerpize_target'])}")
         lines.append(f"  {'peak RSS of the auditing process':48} {audit['peak_rss_mb']:6.0f}MB")
+    hooks = report.get("webhooks")
+    if hooks:
+        lines.append("")
+        lines.append(f"Salla webhooks: {hooks['deliveries']} invoice.created deliveries spread over one second, "
+                     f"{hooks['plan_per_minute']}/min plan")
+        lines.append(f"  {'ack p50 / p99 / max':48} {hooks['ack_p50_ms']:5.0f} / {hooks['ack_p99_ms']:.0f} / "
+                     f"{hooks['ack_max_ms']:.0f} ms   p99 <= 100 ms  {_mark(hooks['ack_p99_ms'] <= 100)}")
+        lines.append(f"  {'deliveries lost':48} {hooks['lost']:8d}   0  {_mark(hooks['lost'] == 0)}")
+        synced = hooks["synced_seconds"]
+        ratio = hooks["ratio"]
+        lines.append(f"  {'all synced and reported / rate bound':48} "
+                     + (f"{synced:6.1f} s / {hooks['bound_seconds']:.1f} s = {ratio:.2f}x   <= 1.25x  {_mark(ratio <= 1.25)}"
+                        if synced is not None else "not within the timeout  MISSED")
+                     + f"  ({hooks['salla_calls']} Salla calls)")
     lines.append("")
     m = report["machine"]
     lines.append(f"machine: {m['cores']} cores, {m['cpu']}, {m['memory_gb']} GB RAM, Python {m['python']}, "

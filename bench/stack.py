@@ -142,7 +142,8 @@ class Stack:
     the bot as a subprocess with its own fresh SQLite file."""
 
     def __init__(self, store: SallaStore, *, plan: int, latency: float, workdir: Path,
-                 concurrency: int | None = None, name: str = "bot", rate_model: str = "bucket") -> None:
+                 concurrency: int | None = None, name: str = "bot", rate_model: str = "bucket",
+                 env: dict[str, str] | None = None) -> None:
         self.workdir = workdir
         self.name = name
         self.db_path = workdir / f"{name}.db"
@@ -150,6 +151,7 @@ class Stack:
         self.slack = PacedSlack()
         self.sims = RemoteSims(store, plan=plan, latency=latency, rate_model=rate_model)
         self.concurrency = concurrency
+        self.env = env or {}  # more settings of the bot
         self.bot: BotProcess | None = None
         self._db: sqlite3.Connection | None = None
 
@@ -168,7 +170,7 @@ class Stack:
             self.sims.start()
             self.slack.start()
             extra = {} if self.concurrency is None else {"salla_sync_concurrency": str(self.concurrency)}
-            env = bot_env(self.slack, self.salla, self.enerpize, f"sqlite:///{self.db_path}", **extra)
+            env = bot_env(self.slack, self.salla, self.enerpize, f"sqlite:///{self.db_path}", **extra, **self.env)
             self.bot = BotProcess(env, log_path=self.log_path)
             self.bot.start(timeout=60)
         except BaseException:  # a with statement does not call __exit__ when __enter__ raises

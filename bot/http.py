@@ -64,7 +64,7 @@ def web_app(app: AsyncApp, *, events: bool = True) -> web.Application:
                 return web.json_response({"ok": True, "stored": False})
             await deps.service.salla.tokens.authorized(*delivery.tokens)
             return web.json_response({"ok": True, "stored": True})
-        stored = await asyncio.to_thread(inbox.accept, delivery)
+        stored = await inbox.receive(delivery)
         return web.json_response({"ok": True, "stored": stored})
 
     async def prometheus(_: web.Request) -> web.Response:

@@ -113,26 +113,61 @@ class WebhookInbox:
         self.engine = engine
         self.store_id = store_id
         self.wake = asyncio.Event()
+        self._waiting: list[tuple[Delivery, asyncio.Future[bool]]] = []
+        self._writer: asyncio.Task | None = None
 
-    def accept(self, delivery: Delivery) -> bool:
-        """Store the delivery once (synchronous, short); False when it is not stored: a duplicate,
-        another store's event, or nothing to sync."""
+    async def receive(self, delivery: Delivery) -> bool:
+        """Store the delivery once, before it is answered; False when it is not stored: a duplicate,
+        another store's event, or nothing to sync. Deliveries arriving together are stored in one
+        transaction (a group commit): a burst is answered in milliseconds, not a commit each."""
         if self.store_id and delivery.merchant != self.store_id:
             log.info("ignored a %s event of store %s (this deployment serves %s)", delivery.event, delivery.merchant,
                      self.store_id)
             return False
         if delivery.order_id is None:
             return False
-        with Session(self.store.intake_engine) as session:
-            session.add(WebhookEvent(merchant=delivery.merchant, event=delivery.event, data_id=delivery.data_id,
-                                     order_id=delivery.order_id))
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bool] = loop.create_future()
+        self._waiting.append((delivery, future))
+        if self._writer is None or self._writer.done():
+            self._writer = loop.create_task(self._write(), name="salla-sync-webhook-intake")
+        stored = await future
+        if stored:
+            self.wake.set()
+        return stored
+
+    async def _write(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
             try:
-                session.commit()
-            except IntegrityError:  # Salla delivered it before: stored once
-                session.rollback()
-                return False
-        self.wake.set()
-        return True
+                stored = await asyncio.to_thread(self._insert, [d for d, _ in batch])
+            except Exception as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), was_stored in zip(batch, stored, strict=True):
+                if not future.done():
+                    future.set_result(was_stored)
+
+    def _insert(self, deliveries: list[Delivery]) -> list[bool]:
+        """Each delivery stored unless it already was (or repeats one before it in the batch)."""
+        stored = []
+        with Session(self.store.intake_engine) as session:
+            connection = session.connection()
+            for delivery in deliveries:
+                savepoint = connection.begin_nested()
+                try:
+                    connection.execute(WebhookEvent.__table__.insert(), {  # type: ignore[attr-defined]
+                        "merchant": delivery.merchant, "event": delivery.event, "data_id": delivery.data_id,
+                        "order_id": delivery.order_id, "received_at": utcnow()})
+                    savepoint.commit()
+                    stored.append(True)
+                except IntegrityError:  # Salla delivered it before: stored once
+                    savepoint.rollback()
+                    stored.append(False)
+            session.commit()
+        return stored
 
     async def drain(self) -> list[int]:
         """Runs for the events not yet synced (one run of at most 100 orders at a time); their ids."""
