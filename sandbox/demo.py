@@ -33,6 +33,7 @@ from sandbox.slack_sim import SlackSimulator
 from sync_core.http import ATTEMPTS
 from sync_core.input_rules import parse_order_numbers
 from sync_core.settings import Settings
+from sync_core.store.token_cipher import new_key
 from sync_core.wiring import open_service
 
 DEMO_NUMBERS = ["1001", "1002", "1004", "418149281", "1011", "1016", "1017", "1007"]
@@ -150,5 +151,7 @@ def run_demo(numbers_text: str | None = None) -> int:
         database_url = f"sqlite:///{Path(tmp) / 'salla_sync.db'}"
         click.echo(f"Simulators: Slack {slack.api_url}  Salla {salla.api_url}  Enerpize {enerpize.api_url}\n"
                    f"Database:   {database_url} (embedded SQLite, thrown away at the end)\n")
-        settings = simulator_settings(salla, enerpize, database_url, slack=slack, signing_secret=SECRET)
+        # The tokens are encrypted at rest, as in a deployment with SALLA_SYNC_SECRET_KEY set.
+        settings = simulator_settings(salla, enerpize, database_url, slack=slack, signing_secret=SECRET,
+                                      salla_sync_secret_key=new_key())
         return asyncio.run(_demo(numbers, settings, slack, salla, enerpize))
