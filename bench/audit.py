@@ -24,10 +24,10 @@ from pathlib import Path
 from bench.remote_sims import RemoteEnerpize, RemoteSalla, RemoteSims
 from sandbox.salla_records import line
 from sandbox.salla_store import SallaStore
+from sandbox.settings import simulator_settings
 from sync_core.audit import AuditRange
 from sync_core.mapping import idempotency_key
 from sync_core.salla.client import INVOICES_PER_PAGE
-from sync_core.settings import load_settings
 from sync_core.wiring import open_service
 
 INVOICES = 1000
@@ -61,12 +61,7 @@ class AuditFigures:
 
 async def _audit(salla: RemoteSalla, enerpize: RemoteEnerpize, database_url: str, ledger: list[tuple[int, int]],
                  ) -> tuple[float, int]:
-    settings = load_settings(_env_file=None, salla_api_url=salla.api_url, salla_token_url=salla.token_url,
-                             salla_access_token=salla.access_token, salla_refresh_token=salla.refresh_token,
-                             salla_client_id=salla.client_id, salla_client_secret=salla.client_secret,
-                             enerpize_api_url=enerpize.api_url, enerpize_api_key=enerpize.api_key,
-                             database_url=database_url)
-    async with open_service(settings) as service:
+    async with open_service(simulator_settings(salla, enerpize, database_url)) as service:
         store = service.store
         for invoice_id, order_id in ledger:  # synced earlier: the ledger knows them
             claim = store.claim(invoice_id, salla_order_id=order_id, kind="invoice", po_number=idempotency_key(invoice_id),

@@ -32,7 +32,7 @@ from bot.threads import SlackAlert, SlackThread, ThreadStore
 from bot.ui.limits import escape, message_blocks, truncate
 from bot.ui.thread import SlackMessage
 from sync_core.engine import RunBusy, Work
-from sync_core.reporting import LiveRun, ReportCursor
+from sync_core.reporting import LiveRun, QuietReporter, ReportCursor
 from sync_core.results import OrderResult, SyncStatus
 from sync_core.store.tables import RunSource, utcnow
 
@@ -60,20 +60,11 @@ def alert_message(alert: SlackAlert, *, note: str | None = None) -> SlackMessage
     return SlackMessage(text=fallback, blocks=message_blocks(blocks))
 
 
-class AlertsReporter:
+class AlertsReporter(QuietReporter):
     def __init__(self, out: SlackOut, threads: ThreadStore, channel_id: str) -> None:
         self.out = out
         self.threads = threads
         self.channel_id = channel_id
-
-    async def start(self, live: LiveRun) -> None:
-        pass
-
-    def result(self, live: LiveRun, result: OrderResult) -> None:
-        pass
-
-    async def syncing_stopped(self, live: LiveRun) -> None:
-        pass
 
     async def report(self, live: LiveRun, results: Sequence[OrderResult], cursor: ReportCursor) -> bool:
         failed = [r for r in results if r.status is SyncStatus.FAILED]
@@ -105,9 +96,6 @@ class AlertsReporter:
 
     async def give_up(self, live: LiveRun, exc: BaseException) -> None:
         log.error("run %s: could not post its alerts in %s (%s)", live.run_id, self.channel_id, type(exc).__name__)
-
-    async def close(self) -> None:
-        pass
 
 
 async def retry(worker: RunWorker, alert_id: int, user_id: str, notify) -> int | None:

@@ -56,7 +56,8 @@ def build_app(settings: Settings, service: SyncService, *, client: AsyncWebClien
     on_error = error_handler(worker.out)
     webhooks = None
     if settings.salla_webhook_secret is not None and settings.salla_webhook_secret.get_secret_value():
-        webhooks = WebhookInbox(service.store, service.engine, store_id=settings.salla_store_id)
+        webhooks = WebhookInbox(service.store, service.engine, store_id=settings.salla_store_id,
+                                tokens=service.salla.tokens)
     if settings.salla_sync_alerts_channel:  # automatic syncs' failures go there (else: the log only)
         channel = settings.salla_sync_alerts_channel
         service.engine.register(RunSource.WEBHOOK, lambda _run: AlertsReporter(worker.out, worker.threads, channel))

@@ -15,7 +15,6 @@ import logging
 import time
 from datetime import date, datetime, timedelta
 
-from slack_sdk.errors import SlackApiError
 
 from bot.runs import RunWorker
 from bot.thread_reporter import AUDIT_ORIGIN
@@ -32,7 +31,6 @@ from bot.ui.audit import (
     daily_quiet,
     missing_messages,
 )
-from bot.ui.thread import SlackMessage
 from sync_core.audit import RIYADH, AuditProgress, AuditRange, AuditReport
 from sync_core.csv_export import audit_csv
 from sync_core.engine import RunBusy, Work
@@ -128,7 +126,7 @@ async def _fill_in(worker: RunWorker, audit: SlackAudit) -> None:
     parent_ts, summary_ts = audit.parent_ts, audit.summary_ts
     if not daily:
         if parent_ts is None:
-            parent_ts = await _post_parent(worker, channel_id, audit_parent(audit.user_id, audit.days))
+            parent_ts = await worker.out.post_joining(channel_id, audit_parent(audit.user_id, audit.days))
             await asyncio.to_thread(threads.set_audit, audit.id, parent_ts=parent_ts)
         if summary_ts is None:
             summary_ts = await out.post(channel_id, audit_progress(AuditProgress()), thread_ts=parent_ts)
@@ -161,10 +159,10 @@ async def _fill_in(worker: RunWorker, audit: SlackAudit) -> None:
         automatic = await asyncio.to_thread(worker.service.store.automatic_counts, since, since + timedelta(days=1))
     if daily and parent_ts is None:
         if not report.missing:
-            ts = await _post_parent(worker, channel_id, daily_quiet(report, automatic))
+            ts = await worker.out.post_joining(channel_id, daily_quiet(report, automatic))
             await asyncio.to_thread(threads.set_audit, audit.id, parent_ts=ts, report=json.dumps(report.to_json()))
             return
-        parent_ts = await _post_parent(worker, channel_id, daily_parent(days.first))
+        parent_ts = await worker.out.post_joining(channel_id, daily_parent(days.first))
         await asyncio.to_thread(threads.set_audit, audit.id, parent_ts=parent_ts)
     assert parent_ts is not None
     await _summarise(worker, audit, report, parent_ts=parent_ts, summary_ts=summary_ts, automatic=automatic)
@@ -184,16 +182,6 @@ async def _summarise(worker: RunWorker, audit: SlackAudit, report: AuditReport, 
         await out.update(audit.channel_id, summary_ts, summary)
     for message in missing_messages(report):
         await out.post(audit.channel_id, message, thread_ts=parent_ts)
-
-
-async def _post_parent(worker: RunWorker, channel_id: str, message: SlackMessage) -> str:
-    try:
-        return await worker.out.post(channel_id, message)
-    except SlackApiError as exc:
-        if error_code(exc) != "not_in_channel":
-            raise
-    await worker.out.call("conversations_join", channel=channel_id)  # public channels; fails otherwise
-    return await worker.out.post(channel_id, message)
 
 
 async def sync_missing(worker: RunWorker, audit_id: int, user_id: str, notify) -> list[int]:

@@ -59,11 +59,6 @@ def web_app(app: AsyncApp, *, events: bool = True) -> web.Application:
             delivery = read_delivery(raw)
         except WebhookRefused as refused:
             return web.json_response({"error": str(refused)}, status=refused.status)
-        if delivery.tokens is not None:  # the store (re)authorised the app: its new tokens, at once
-            if inbox.store_id and delivery.merchant != inbox.store_id:
-                return web.json_response({"ok": True, "stored": False})
-            await deps.service.salla.tokens.authorized(*delivery.tokens)
-            return web.json_response({"ok": True, "stored": True})
         stored = await inbox.receive(delivery)
         return web.json_response({"ok": True, "stored": stored})
 

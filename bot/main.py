@@ -96,37 +96,28 @@ async def serve(settings: Settings, args: argparse.Namespace) -> None:
         # out of the collector's full passes, which otherwise pause the loop for tens of ms each.
         gc.collect()
         gc.freeze()
+        handler = None
         if args.http:
             runner, port = await start_http(app, args.host, args.port)
             log.info("salla-sync-bot: HTTP mode on %s:%s", args.host, port)
-            try:
-                await stop.wait()
-            finally:
-                await runner.cleanup()
-                audits.cancel()
-                if drainer is not None:
-                    drainer.cancel()
-                if daily is not None:
-                    await daily.stop()
-                await worker.shutdown()
-                await close_app(app)
         else:
             assert settings.slack_app_token is not None
             runner, port = await start_http(app, args.host, args.webhook_port or args.port, events=False)
             handler = await start_socket_mode(app, settings.slack_app_token.get_secret_value())
             log.info("salla-sync-bot: Socket Mode connected; GET /healthz on %s:%s", args.host, port)
-            try:
-                await stop.wait()
-            finally:
+        try:
+            await stop.wait()
+        finally:
+            if handler is not None:
                 await handler.close_async()
-                await runner.cleanup()
-                audits.cancel()
-                if drainer is not None:
-                    drainer.cancel()
-                if daily is not None:
-                    await daily.stop()
-                await worker.shutdown()
-                await close_app(app)
+            await runner.cleanup()
+            audits.cancel()
+            if drainer is not None:
+                drainer.cancel()
+            if daily is not None:
+                await daily.stop()
+            await worker.shutdown()
+            await close_app(app)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

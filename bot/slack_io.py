@@ -180,6 +180,17 @@ class SlackOut:
         response = await self.call("chat_postMessage", pace_channel=channel, **kwargs)
         return response["ts"]
 
+    async def post_joining(self, channel: str, message: SlackMessage) -> str:
+        """Post at the top of ``channel``, joining it first when the bot is not in it (public
+        channels; a private one refuses)."""
+        try:
+            return await self.post(channel, message)
+        except SlackApiError as exc:
+            if error_code(exc) != "not_in_channel":
+                raise
+        await self.call("conversations_join", channel=channel)
+        return await self.post(channel, message)
+
     async def thread_metadata(self, channel: str, ts: str, event_type: str) -> list[dict[str, Any]]:
         """The ``event_payload`` of each message of the thread posted with ``event_type``."""
         response = await self.call("conversations_replies", channel=channel, ts=ts, include_all_metadata=True,

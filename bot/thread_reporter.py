@@ -176,7 +176,7 @@ class SlackThreadReporter:
         refused: str | None = None
         if channel:
             try:
-                return channel, await self._post_in_channel(channel, message)
+                return channel, await self.out.post_joining(channel, message)
             except SlackApiError as exc:
                 if slack_unavailable(exc):  # not a refusal: try the channel again later
                     raise
@@ -189,15 +189,6 @@ class SlackThreadReporter:
                                       "our direct messages. Invite me to the channel to get them there next time.",
                             user_id=thread.user_id, channel_id=channel, response_url=thread.response_url)
         return dm, ts
-
-    async def _post_in_channel(self, channel: str, message: SlackMessage) -> str:
-        try:
-            return await self.out.post(channel, message)
-        except SlackApiError as exc:
-            if error_code(exc) != "not_in_channel":
-                raise
-        await self.out.call("conversations_join", channel=channel)  # public channels; fails otherwise
-        return await self.out.post(channel, message)
 
     def _progress(self, live: LiveRun) -> SlackMessage:
         assert self.thread is not None

@@ -8,6 +8,7 @@ run's own lease and report cursor (``sync_core/store/runs.py``): a thread has no
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import Column, Text
@@ -109,6 +110,12 @@ class ThreadStore:
         with Session(self.engine) as session:
             session.exec(update_rows(SlackThread).where(col(SlackThread.run_id) == run_id).values(**values))
             session.commit()
+
+    def of_runs(self, run_ids: Iterable[int]) -> dict[int, SlackThread]:
+        """The threads of these runs (those that have one), by run id: one query."""
+        ids = sorted(set(run_ids))
+        with Session(self.engine, expire_on_commit=False) as session:
+            return {t.run_id: t for t in session.exec(select(SlackThread).where(col(SlackThread.run_id).in_(ids)))}
 
     def chain(self, root_run_id: int) -> list[SlackThread]:
         """The thread's runs, the root first, then its re-runs in the order they started."""

@@ -86,13 +86,11 @@ class Reporter(Protocol):
         """The process lets go of the run (done, stopping, or taken over)."""
 
 
-class LogOnlyReporter:
-    """For a run whose surface is not in this process: a CLI run left by a killed ``salla-sync``
-    and finished by a bot, say. Its results are in the Invoice Sync Log."""
+class QuietReporter:
+    """A reporter that shows nothing: each surface overrides what it shows."""
 
     async def start(self, live: LiveRun) -> None:
-        log.info("run %s (%s, %s) is finished here; its results go to the Invoice Sync Log only",
-                 live.run_id, live.run.source, live.run.requested_by)
+        pass
 
     def result(self, live: LiveRun, result: OrderResult) -> None:
         pass
@@ -101,8 +99,6 @@ class LogOnlyReporter:
         pass
 
     async def report(self, live: LiveRun, results: Sequence[OrderResult], cursor: ReportCursor) -> bool:
-        log.info("run %s finished: %s", live.run_id,
-                 ", ".join(f"{n} {s.value}" for s, n in sorted(live.counts.items(), key=lambda kv: kv[0].value)))
         return True
 
     def may_work_later(self, exc: BaseException) -> bool:
@@ -113,3 +109,17 @@ class LogOnlyReporter:
 
     async def close(self) -> None:
         pass
+
+
+class LogOnlyReporter(QuietReporter):
+    """For a run whose surface is not in this process: a CLI run left by a killed ``salla-sync``
+    and finished by a bot, say. Its results are in the Invoice Sync Log."""
+
+    async def start(self, live: LiveRun) -> None:
+        log.info("run %s (%s, %s) is finished here; its results go to the Invoice Sync Log only",
+                 live.run_id, live.run.source, live.run.requested_by)
+
+    async def report(self, live: LiveRun, results: Sequence[OrderResult], cursor: ReportCursor) -> bool:
+        log.info("run %s finished: %s", live.run_id,
+                 ", ".join(f"{n} {s.value}" for s, n in sorted(live.counts.items(), key=lambda kv: kv[0].value)))
+        return True

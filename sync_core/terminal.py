@@ -9,7 +9,7 @@ from typing import TextIO
 
 from sync_core.audit import AuditReport
 from sync_core.money import fmt
-from sync_core.reporting import LiveRun, ReportCursor
+from sync_core.reporting import LiveRun, QuietReporter, ReportCursor
 from sync_core.results import OrderResult, SyncStatus, result_lines
 
 
@@ -60,7 +60,7 @@ def format_audit(report: AuditReport) -> str:
 HEADINGS = ("number", "salla invoice", "kind", "date", "total")
 
 
-class TerminalReporter:
+class TerminalReporter(QuietReporter):
     """Prints the run's results once it is done: on stdout for the run this command asked for; on
     stderr, headed, for a run an earlier ``salla-sync`` left unfinished and this one finished."""
 
@@ -74,24 +74,9 @@ class TerminalReporter:
             print(f"run {live.run_id} (salla-sync {live.run.source} by {live.run.requested_by}) was left unfinished; "
                   "finishing it first", file=self.out or sys.stderr)
 
-    def result(self, live: LiveRun, result: OrderResult) -> None:
-        pass
-
-    async def syncing_stopped(self, live: LiveRun) -> None:
-        pass
-
     async def report(self, live: LiveRun, results: Sequence[OrderResult], cursor: ReportCursor) -> bool:
         out = self.out or (sys.stderr if self.left_by_earlier else sys.stdout)
         print_run(live.run_id, results, self.as_json and not self.left_by_earlier, out)
         if self.left_by_earlier:
             print(file=out)
         return True
-
-    def may_work_later(self, exc: BaseException) -> bool:
-        return False
-
-    async def give_up(self, live: LiveRun, exc: BaseException) -> None:
-        pass
-
-    async def close(self) -> None:
-        pass

@@ -25,6 +25,7 @@ from sqlmodel import Session, col, select
 
 from sync_core.engine import RunEngine, Work
 from sync_core.input_rules import MAX_NUMBERS
+from sync_core.salla.tokens import TokenManager
 from sync_core.store import Store
 from sync_core.store.database import update_rows
 from sync_core.store.tables import RunSource, WebhookEvent, utcnow
@@ -108,10 +109,12 @@ def _int(value: object) -> int | None:
 class WebhookInbox:
     """The stored events, and turning them into engine runs."""
 
-    def __init__(self, store: Store, engine: RunEngine, *, store_id: str | None = None) -> None:
+    def __init__(self, store: Store, engine: RunEngine, *, store_id: str | None = None,
+                 tokens: TokenManager | None = None) -> None:
         self.store = store
         self.engine = engine
         self.store_id = store_id
+        self.tokens = tokens  # where app.store.authorize's tokens go
         self.wake = asyncio.Event()
         self._waiting: list[tuple[Delivery, asyncio.Future[bool]]] = []
         self._writer: asyncio.Task | None = None
@@ -119,11 +122,14 @@ class WebhookInbox:
     async def receive(self, delivery: Delivery) -> bool:
         """Store the delivery once, before it is answered; False when it is not stored: a duplicate,
         another store's event, or nothing to sync. Deliveries arriving together are stored in one
-        transaction (a group commit): a burst is answered in milliseconds, not a commit each."""
+        transaction (a group commit). The tokens of ``app.store.authorize`` are stored at once."""
         if self.store_id and delivery.merchant != self.store_id:
             log.info("ignored a %s event of store %s (this deployment serves %s)", delivery.event, delivery.merchant,
                      self.store_id)
             return False
+        if delivery.tokens is not None and self.tokens is not None:  # the store (re)authorised the app
+            await self.tokens.authorized(*delivery.tokens)
+            return True
         if delivery.order_id is None:
             return False
         loop = asyncio.get_running_loop()

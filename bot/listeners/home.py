@@ -30,11 +30,9 @@ async def publish_home(deps: Deps, user_id: str, log: LogFilter | None = None) -
         records = await asyncio.to_thread(store.log, status=log.status, limit=size + 1, offset=log.page * size,
                                           since=since, until=until, requested_by=log.person)
         counts = await asyncio.to_thread(store.log_counts, since=since, until=until, requested_by=log.person)
-        links = {}
-        for run_id in {r.run_id for r in records[:size]}:
-            thread = await asyncio.to_thread(deps.worker.threads.get, run_id)
-            if thread is not None and thread.channel_id and thread.parent_ts:
-                links[run_id] = f"https://slack.com/archives/{thread.channel_id}/p{thread.parent_ts.replace('.', '')}"
+        threads = await asyncio.to_thread(deps.worker.threads.of_runs, (r.run_id for r in records[:size]))
+        links = {run_id: f"https://slack.com/archives/{t.channel_id}/p{t.parent_ts.replace('.', '')}"
+                 for run_id, t in threads.items() if t.channel_id and t.parent_ts}
         view = home_view(records[:size], log=log, can_sync=deps.access.refusal(user_id, from_home=True) is None,
                          counts=counts, has_older=len(records) > size, thread_links=links)
     await deps.client.views_publish(user_id=user_id, view=view)

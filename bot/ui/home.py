@@ -125,11 +125,8 @@ def _audit_controls() -> ActionsBlock:
 
 
 def _log_filters(log: LogFilter) -> ActionsBlock:
-    person = UserSelectElement(action_id=ActionId.HOME_PERSON_FILTER.value, placeholder="Anyone",
-                               initial_user=log.person) if log.person else \
-        UserSelectElement(action_id=ActionId.HOME_PERSON_FILTER.value, placeholder="Anyone")
     return ActionsBlock(block_id=BlockId.HOME_FILTERS.value, elements=[
-        person,
+        UserSelectElement(action_id=ActionId.HOME_PERSON_FILTER.value, placeholder="Anyone", initial_user=log.person),
         DatePickerElement(action_id=ActionId.HOME_LOG_FROM.value, placeholder="Logged from", initial_date=log.first),
         DatePickerElement(action_id=ActionId.HOME_LOG_TO.value, placeholder="Logged to", initial_date=log.last),
     ])

@@ -13,7 +13,7 @@ import pytest
 
 from sandbox import INVOICES, REFUND_RECEIPTS, EnerpizeSimulator
 from sync_core.engine import RunBusy, Work
-from sync_core.reporting import LiveRun, ReportCursor
+from sync_core.reporting import LiveRun, QuietReporter, ReportCursor
 from sync_core.results import OrderResult, SyncStatus
 from sync_core.store import Store
 from sync_core.store.tables import RunSource, RunState
@@ -23,7 +23,7 @@ NUMBERS = [str(n) for n in range(1001, 1018)]
 LEASE = timedelta(seconds=1)
 
 
-class Recorder:
+class Recorder(QuietReporter):
     """A reporter that writes down what it is shown: one "line" per result, each counted in the run
     (the report cursor) before the next. ``hang_after``: stop dead after that many lines (the
     process is killed there)."""
@@ -41,9 +41,6 @@ class Recorder:
     def result(self, live: LiveRun, result: OrderResult) -> None:
         self.results.append(result.number)
 
-    async def syncing_stopped(self, live: LiveRun) -> None:
-        pass
-
     async def report(self, live: LiveRun, results: Sequence[OrderResult], cursor: ReportCursor) -> bool:
         while cursor.position < len(results):
             if self.hang_after is not None and len(self.lines) >= self.hang_after:
@@ -53,15 +50,6 @@ class Recorder:
                 return False
         self.reported = True
         return True
-
-    def may_work_later(self, exc: BaseException) -> bool:
-        return False
-
-    async def give_up(self, live: LiveRun, exc: BaseException) -> None:
-        pass
-
-    async def close(self) -> None:
-        pass
 
 
 @pytest.fixture
