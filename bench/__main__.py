@@ -114,9 +114,12 @@ async def main_async(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     audit = await asyncio.to_thread(measure_audit, latency=args.latency, plan=min(args.plans))
     report["audit"] = audit.as_dict()
 
-    say(f"Salla webhooks: {WEBHOOK_DELIVERIES} deliveries in one second, {fastest}/min plan")
-    hooks = await asyncio.to_thread(measure_webhooks, latency=args.latency, plan=fastest, workdir=workdir)
-    report["webhooks"] = hooks.as_dict()
+    # Where Salla's budget is the limit (the smallest plan), the time until all are synced is set
+    # next to its bound; on the largest plan the sync runs at full speed beside the acknowledgements.
+    for plan, key in ((min(args.plans), "webhooks"), (fastest, "webhooks_full_speed"))[:1 + (fastest > min(args.plans))]:
+        say(f"Salla webhooks: {WEBHOOK_DELIVERIES} deliveries in one second, {plan}/min plan")
+        hooks = await asyncio.to_thread(measure_webhooks, latency=args.latency, plan=plan, workdir=workdir)
+        report[key] = hooks.as_dict()
 
     say(f"acknowledgements: {args.users} users at once, {args.rounds} rounds, {fastest}/min plan")
     acks = await measure_acks(users=args.users, rounds=args.rounds, plan=fastest, latency=args.latency,

@@ -194,6 +194,15 @@ def table(report: dict[str, Any]) -> str:
                      + (f"{synced:6.1f} s / {hooks['bound_seconds']:.1f} s = {ratio:.2f}x   <= 1.25x  {_mark(ratio <= 1.25)}"
                         if synced is not None else "not within the timeout  MISSED")
                      + f"  ({hooks['salla_calls']} Salla calls)")
+        per_invoice = hooks["salla_calls"] / hooks["deliveries"]
+        lines.append(f"  {'Salla calls per automatically synced invoice':48} {per_invoice:8.2f}   <= 1  {_mark(per_invoice <= 1)}")
+    fast = report.get("webhooks_full_speed")
+    if fast:
+        lines.append(f"  {'the same on the ' + str(fast['plan_per_minute']) + '/min plan: ack p50 / p99 / max':48} "
+                     f"{fast['ack_p50_ms']:5.0f} / {fast['ack_p99_ms']:.0f} / {fast['ack_max_ms']:.0f} ms   "
+                     f"p99 <= 100 ms  {_mark(fast['ack_p99_ms'] <= 100)}")
+        lines.append(f"  {'  all synced and reported':48} {fast['synced_seconds'] or float('nan'):6.1f} s   "
+                     f"(Salla's budget is not the limit there: {fast['salla_calls']} calls fit its window)")
     lines.append("")
     m = report["machine"]
     lines.append(f"machine: {m['cores']} cores, {m['cpu']}, {m['memory_gb']} GB RAM, Python {m['python']}, "

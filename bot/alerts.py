@@ -42,9 +42,27 @@ ALERT_ORIGIN = "alert"  # SlackThread.origin of a retry's run: its parent is the
 REASON_MAX = 500
 
 
+# Reasons that are a setting, not a moment's trouble, and who can change it: Retry alone will not help.
+_SETTING_OWNERS = (
+    (("Salla refused the access token", "Salla refused the token refresh", "reconnect the Salla app"),
+     "ask whoever deploys salla-sync to reconnect the Salla app (new tokens)"),
+    (("the API key was refused", "the API key has no permission"),
+     "ask whoever deploys salla-sync to check ENERPIZE_API_KEY and its permissions in Enerpize"),
+    (("Enerpize has no tax with the rate",), "ask an Enerpize admin to add that tax under Taxes"),
+)
+
+
+def who_to_ask(reason: str) -> str | None:
+    """Whom to ask when the failure is a setting (None: Retry may do, or the reason says it)."""
+    return next((owner for signs, owner in _SETTING_OWNERS if any(sign in reason for sign in signs)), None)
+
+
 def alert_message(alert: SlackAlert, *, note: str | None = None) -> SlackMessage:
     shown = alert.reference or alert.number
     text = f"❌ Order `{escape(shown)}` *Failed* — {escape(truncate(alert.reason, REASON_MAX))}"
+    owner = who_to_ask(alert.reason)
+    if owner:
+        text += f"\n:wrench: This is a setting: {escape(owner)}, then Retry."
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=text)),
                            ContextBlock(elements=[MarkdownTextObject(text=f"Automatic sync · run {alert.run_id}"
                                                                      + (f" · {note}" if note else ""))])]
@@ -113,7 +131,9 @@ async def retry(worker: RunWorker, alert_id: int, user_id: str, notify) -> int |
         return [SlackThread(run_id=run_id, root_run_id=run_id, user_id=user_id, origin=ALERT_ORIGIN,
                             channel_id=alert.channel_id, parent_ts=alert.ts)]
 
-    run = await worker.engine.submit(Work(RunSource.SLACK, user_id, [alert.number], along=thread))
+    # The number a merchant reads, when Salla told it: an internal id typed as a number is first
+    # looked up as a reference number, and another order could carry that one.
+    run = await worker.engine.submit(Work(RunSource.SLACK, user_id, [alert.reference or alert.number], along=thread))
     assert run.id is not None
     try:
         await worker.engine.drive(run.id, worker.reporter())

@@ -11,6 +11,11 @@ Rate limits: ``rate_limit_per_minute=120`` is a leaky bucket, with ``rate_model=
 documented window and 1 request a second leak; ``bucket=(capacity, per_second)`` or any model of
 ``sandbox.ratelimit`` as ``rate_model``. The 403 block: ``block_after_errors=(errors, seconds)``,
 or ``block_for(seconds)`` by hand.
+
+Webhooks: the store's registrations (``POST /webhooks/subscribe``, ``PUT /webhooks/{id}``), and
+``await sim.deliver(body, to=bot_url)`` sends a body (``sandbox.salla_webhooks``) to each
+registration of its event, signed as the registration says, at ``to`` + the registered path
+(a registration names a public https address; the bot listens on loopback).
 """
 
 from __future__ import annotations
@@ -21,9 +26,12 @@ import secrets
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
+import aiohttp
 from aiohttp import web
 
+from sandbox import salla_webhooks
 from sandbox.ratelimit import RateModel
 from sandbox.salla_store import SallaStore
 from sandbox.simulator import Simulator, json_response
@@ -226,6 +234,23 @@ class SallaSimulator(Simulator):
                 return self._error(422, "security_strategy (signature or token) and secret are required")
             hook["security_strategy"], hook["secret"] = body["security_strategy"], body["secret"]
         return self._ok({k: v for k, v in hook.items() if k != "secret"})
+
+    async def deliver(self, body: dict[str, Any], *, to: str) -> list[int]:
+        """Send ``body`` to the store's registrations of its event (none: nothing is sent), as
+        Salla does; the HTTP status of each delivery."""
+        with self._lock:
+            hooks = [dict(h) for h in self.webhooks if h["event"] == body.get("event")]
+        raw = salla_webhooks.raw(body)
+        statuses = []
+        async with aiohttp.ClientSession() as http:
+            for hook in hooks:
+                parts = urlsplit(hook["url"])
+                url = to.rstrip("/") + (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+                sent = salla_webhooks.headers(raw, strategy=hook.get("security_strategy") or "none",
+                                              secret=hook.get("secret") or "")
+                async with http.post(url, data=raw, headers=sent) as response:
+                    statuses.append(response.status)
+        return statuses
 
     async def _webhooks(self, request: web.Request) -> web.Response:
         with self._lock:

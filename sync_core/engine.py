@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Protocol
 
 from sqlmodel import SQLModel
 
@@ -45,6 +46,12 @@ log = logging.getLogger(__name__)
 CANCEL_POLL_SECONDS = 5.0  # how soon a cancel asked for through another process is noticed at most
 
 ReporterFactory = Callable[[SyncRun], Reporter]
+
+
+class NumberSync(Protocol):
+    """Syncs one number of a run; never raises (``OrderSync`` for typed numbers)."""
+
+    async def sync_number(self, number: str, run_id: int | None = None) -> OrderResult: ...
 
 
 class RunBusy(Exception):
@@ -83,6 +90,7 @@ class RunEngine:
         self.lease = lease
         self.report_retry = report_retry  # first wait, longest wait, while the reporter's surface is away
         self.reporters: dict[RunSource, ReporterFactory] = {}
+        self.syncers: dict[RunSource, NumberSync] = {}  # a source whose numbers are not typed ones
         self.resumes: frozenset[RunSource] | None = None
         self._intake = RunIntake(store, owner=self.owner, lease=lease)
         self._runs: dict[int, _Control] = {}
@@ -95,6 +103,10 @@ class RunEngine:
 
     def register(self, source: RunSource, factory: ReporterFactory) -> None:
         self.reporters[source] = factory
+
+    def sync_source(self, source: RunSource, syncer: NumberSync) -> None:
+        """Sync ``source``'s numbers with ``syncer`` instead of as typed numbers (webhook runs)."""
+        self.syncers[source] = syncer
 
     @property
     def running(self) -> list[int]:
@@ -278,6 +290,7 @@ class RunEngine:
         pending = [n for n in live.run.number_list if n not in results]
         queue: asyncio.Queue[tuple[str, OrderResult | None]] = asyncio.Queue()
         slots = self._order_slots()
+        syncer = self.syncers.get(RunSource(live.run.source), self.orders)
 
         async def one(number: str) -> None:
             result = None
@@ -290,7 +303,7 @@ class RunEngine:
                                              reason="cancelled before it started")
                     else:
                         with logging_context(run_id=run_id, number=number, source=live.run.source):
-                            result = await self.orders.sync_number(number, run_id)
+                            result = await syncer.sync_number(number, run_id)
                     if result is not None and not await asyncio.to_thread(
                             self.store.add_result, run_id, result, owner=self.owner, lease=self.lease):
                         control.lost.set()

@@ -15,12 +15,14 @@ import asyncio
 from datetime import timedelta
 
 from sync_core.audit import Audit
+from sync_core.delivered import DeliveredOrders
 from sync_core.enerpize.client import EnerpizeClient
 from sync_core.engine import RunEngine
 from sync_core.order_sync import OrderSync
 from sync_core.results import OrderResult
 from sync_core.salla.client import SallaClient
 from sync_core.store import Store
+from sync_core.store.tables import RunSource
 
 
 class SyncService:
@@ -35,6 +37,7 @@ class SyncService:
         self.orders = OrderSync(salla=salla, enerpize=enerpize, store=store, native_guard=native_guard,
                                 lost_answer_pause=lost_answer_pause)
         self.engine = RunEngine(self.orders, store, concurrency=concurrency, lease=run_lease)
+        self.engine.sync_source(RunSource.WEBHOOK, DeliveredOrders(self.orders, store))
         self.audit = Audit(salla=salla, enerpize=enerpize, store=store, native_guard=native_guard)
         self.sync = self.engine.sync
         self.retry = self.engine.retry

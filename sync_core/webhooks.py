@@ -5,7 +5,14 @@ of the raw body in ``X-Salla-Signature``; or ``Token``, the secret in ``Authoriz
 stored in the inbox (``webhook_event``, unique per merchant, event and data id) before it is
 answered. ``WebhookInbox.drain`` then turns the events not yet synced into one engine run (source
 ``webhook``) of their orders, by internal id, so replicas share the inbox and a killed process
-loses nothing: a claim on events runs out like a lease.
+loses nothing: a claim on events runs out like a lease. What a delivery carried (the invoice with
+its items, or the order) is kept with it and spares Salla calls (``delivered.py``).
+
+Salla sends ``order.status.updated`` (completed) and then, once the invoice is made,
+``invoice.created`` for the same order. A status change waits ``status_grace`` for its invoice's
+event, and one whose document kind an ``invoice.created`` of the order already brought is settled
+by that event's run: no run, no Salla call, no "no invoice yet" alert for an invoice on its way.
+A delivery Salla never makes is the daily audit's to find.
 """
 
 from __future__ import annotations
@@ -23,8 +30,10 @@ from sqlalchemy import or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from sync_core.delivered import INVOICE_CREATED
 from sync_core.engine import RunEngine, Work
 from sync_core.input_rules import MAX_NUMBERS
+from sync_core.salla.models import DocumentKind, classify_invoice_type
 from sync_core.salla.tokens import TokenManager
 from sync_core.store import Store
 from sync_core.store.database import update_rows
@@ -34,7 +43,10 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
 SYNCING_STATUSES = {"completed", "restored"}  # order.status.updated slugs that make invoices
-SUBSCRIBED_EVENTS = ("invoice.created", "order.status.updated")  # what `salla-sync webhooks subscribe` registers
+STATUS_UPDATED = "order.status.updated"
+SUBSCRIBED_EVENTS = (INVOICE_CREATED, STATUS_UPDATED)  # what `salla-sync webhooks subscribe` registers
+STATUS_KINDS = {"completed": DocumentKind.INVOICE, "restored": DocumentKind.RETURN}  # what the status change makes
+STATUS_GRACE = timedelta(minutes=2)  # how long a status change waits for its invoice.created
 
 
 class WebhookRefused(Exception):
@@ -67,6 +79,8 @@ class Delivery:
     data_id: str
     order_id: int | None  # the order to sync; None: nothing to sync (another event, another status)
     tokens: tuple[str, str, datetime | None] | None = None  # app.store.authorize: access, refresh, expiry
+    kind: DocumentKind | None = None  # the document the event is about (see WebhookEvent.kind)
+    payload: str | None = None  # what it carried of the order, JSON (see WebhookEvent.payload)
 
 
 def read_delivery(raw: bytes) -> Delivery:
@@ -79,14 +93,20 @@ def read_delivery(raw: bytes) -> Delivery:
         raise WebhookRefused(400, "not a Salla webhook envelope (event, merchant, data)")
     data = body["data"]
     event = body["event"]
-    order_id = None
-    if event == "invoice.created":
+    order_id = kind = payload = None
+    if event == INVOICE_CREATED:
         order_id = _int(data.get("order_id"))
-    elif event == "order.status.updated":
+        raw_type = data.get("type")
+        kind = classify_invoice_type(raw_type if isinstance(raw_type, str) else None)
+        payload = json.dumps(data, ensure_ascii=False)
+    elif event == STATUS_UPDATED:
         order = data.get("order") if isinstance(data.get("order"), dict) else {}
         status = order.get("status") if isinstance(order.get("status"), dict) else {}
-        if str(status.get("slug") or "").lower() in SYNCING_STATUSES:
+        slug = str(status.get("slug") or "").lower()
+        if slug in SYNCING_STATUSES:
             order_id = _int(order.get("id"))
+            kind = STATUS_KINDS[slug]
+            payload = json.dumps(order, ensure_ascii=False)
     tokens = None
     if event == "app.store.authorize":
         access, refresh = data.get("access_token"), data.get("refresh_token")
@@ -95,7 +115,12 @@ def read_delivery(raw: bytes) -> Delivery:
         expires = _int(data.get("expires"))
         tokens = (access, refresh, datetime.fromtimestamp(expires, timezone.utc) if expires else None)
     return Delivery(merchant=str(body.get("merchant") or ""), event=event, data_id=str(data.get("id") or ""),
-                    order_id=order_id, tokens=tokens)
+                    order_id=order_id, tokens=tokens, kind=kind, payload=payload if order_id is not None else None)
+
+
+def _aware(moment: datetime) -> datetime:
+    """A stored time as UTC (SQLite gives it back without its zone)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
 def _int(value: object) -> int | None:
@@ -110,11 +135,12 @@ class WebhookInbox:
     """The stored events, and turning them into engine runs."""
 
     def __init__(self, store: Store, engine: RunEngine, *, store_id: str | None = None,
-                 tokens: TokenManager | None = None) -> None:
+                 tokens: TokenManager | None = None, status_grace: timedelta = STATUS_GRACE) -> None:
         self.store = store
         self.engine = engine
         self.store_id = store_id
         self.tokens = tokens  # where app.store.authorize's tokens go
+        self.status_grace = status_grace
         self.wake = asyncio.Event()
         self._waiting: list[tuple[Delivery, asyncio.Future[bool]]] = []
         self._writer: asyncio.Task | None = None
@@ -166,7 +192,8 @@ class WebhookInbox:
                 try:
                     connection.execute(WebhookEvent.__table__.insert(), {  # type: ignore[attr-defined]
                         "merchant": delivery.merchant, "event": delivery.event, "data_id": delivery.data_id,
-                        "order_id": delivery.order_id, "received_at": utcnow()})
+                        "order_id": delivery.order_id, "received_at": utcnow(),
+                        "kind": delivery.kind.value if delivery.kind else None, "payload": delivery.payload})
                     savepoint.commit()
                     stored.append(True)
                 except IntegrityError:  # Salla delivered it before: stored once
@@ -190,20 +217,28 @@ class WebhookInbox:
             runs.append(run.id)
 
     def _claim(self) -> list[WebhookEvent]:
+        """The events to sync now (of at most 100 orders), claimed for a lease. A status change waits
+        for its invoice.created (``status_grace``), goes with one that is pending, and is settled by
+        the run of one that came before with the same document kind."""
         now = utcnow()
         owner = self.engine.owner
+        unclaimed = (col(WebhookEvent.run_id).is_(None),
+                     or_(col(WebhookEvent.claimed_until).is_(None), col(WebhookEvent.claimed_until) < now))
         with Session(self.store.engine, expire_on_commit=False) as session:
-            pending = list(session.exec(
-                select(WebhookEvent).where(col(WebhookEvent.run_id).is_(None),
-                                           or_(col(WebhookEvent.claimed_until).is_(None),
-                                               col(WebhookEvent.claimed_until) < now))
-                .order_by(col(WebhookEvent.id)).limit(MAX_NUMBERS * 4)))
+            pending = list(session.exec(select(WebhookEvent).where(*unclaimed)
+                                        .order_by(col(WebhookEvent.id)).limit(MAX_NUMBERS * 4)))
+            with_invoice = {e.order_id for e in pending if e.event == INVOICE_CREATED}
+            statuses = [e for e in pending if e.event != INVOICE_CREATED and e.order_id not in with_invoice]
+            settled = self._settling_runs(session, statuses)
             taken = []
             for event in pending:
-                won = session.exec(update_rows(WebhookEvent)
-                                   .where(col(WebhookEvent.id) == event.id, col(WebhookEvent.run_id).is_(None),
-                                          or_(col(WebhookEvent.claimed_until).is_(None),
-                                              col(WebhookEvent.claimed_until) < now))
+                if event.id in settled:
+                    session.exec(update_rows(WebhookEvent).where(col(WebhookEvent.id) == event.id, *unclaimed)
+                                 .values(run_id=settled[event.id]))
+                    continue
+                if event in statuses and _aware(event.received_at) > now - self.status_grace:
+                    continue  # its invoice.created is likely on its way
+                won = session.exec(update_rows(WebhookEvent).where(col(WebhookEvent.id) == event.id, *unclaimed)
                                    .values(claimed_by=owner, claimed_until=now + self.engine.lease)).rowcount
                 if won == 1:
                     taken.append(event)
@@ -211,6 +246,20 @@ class WebhookInbox:
                         break
             session.commit()
             return taken
+
+    @staticmethod
+    def _settling_runs(session: Session, statuses: list[WebhookEvent]) -> dict[int, int]:
+        """For each status change an earlier invoice.created of its order and kind brought: that
+        event's run (by the status change's id)."""
+        orders = {e.order_id for e in statuses if e.kind is not None}
+        if not orders:
+            return {}
+        runs = {(order_id, kind): run_id for order_id, kind, run_id in session.exec(
+            select(WebhookEvent.order_id, WebhookEvent.kind, WebhookEvent.run_id)
+            .where(col(WebhookEvent.event) == INVOICE_CREATED, col(WebhookEvent.order_id).in_(orders),
+                   col(WebhookEvent.run_id).is_not(None)))}
+        return {e.id: runs[(e.order_id, e.kind)] for e in statuses
+                if e.id is not None and (e.order_id, e.kind) in runs}
 
     def _mark(self, event_ids: list[int | None], run_id: int) -> None:
         with Session(self.store.engine) as session:

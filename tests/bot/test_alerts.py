@@ -3,9 +3,12 @@ again edits that alert; a retry's result is a reply in its thread and the alert 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from test_webhooks import SECRET, STORE, deliver, drain, envelope, signed
 
+from bot.app import deps_of
 from bot.ids import ActionId
 from sync_core.http import ATTEMPTS
 
@@ -14,7 +17,9 @@ ALERTS = "C0ALERTS"
 
 @pytest.fixture
 async def alerted(make_bot):
-    return await make_bot(salla_webhook_secret=SECRET, salla_store_id=STORE, salla_sync_alerts_channel=ALERTS)
+    bot = await make_bot(salla_webhook_secret=SECRET, salla_store_id=STORE, salla_sync_alerts_channel=ALERTS)
+    deps_of(bot.app).webhooks.status_grace = timedelta(0)  # a status change syncs its order at once
+    return bot
 
 
 async def webhook_for(bot, reference: int, event_id: int) -> None:
@@ -45,11 +50,35 @@ async def test_a_failure_is_alerted_once_and_retried_from_the_alert(alerted):
     resolved = bot.slack.message(ALERTS, alert.ts)
     assert "resolved by <@U0ONCALL>" in resolved.as_text() and "[Retry]" not in resolved.as_text()
     replies = [line for m in bot.slack.replies(ALERTS, alert.ts) for line in m.lines()]
-    order_id = bot.salla.store.order_by_reference(1001).id  # what the automatic sync synced: the order's id
-    assert any(f"`{order_id}`" in line and "*Success*" in line for line in replies)  # the retry's result, in its thread
+    # The retry's result, in its thread, under the number a merchant reads (not the internal id the
+    # automatic sync used, which a person's run would first take for another order's reference number).
+    assert any("`1001`" in line and "*Success*" in line for line in replies)
     assert len(bot.slack.top_level(ALERTS)) == 1
     po_numbers = [d.po_number for docs in bot.enerpize.documents.values() for d in docs]
     assert len(po_numbers) == len(set(po_numbers))
+
+
+async def test_a_failure_that_is_a_setting_says_whom_to_ask(alerted):
+    bot = alerted
+    with bot.enerpize._lock:
+        bot.enerpize.taxes.clear()  # the tenant has no 15% VAT tax
+    await webhook_for(bot, 1001, 1)
+    await drain(bot)
+    [alert] = bot.slack.top_level(ALERTS)
+    text = alert.as_text()
+    assert "Enerpize has no tax with the rate 15%" in text
+    assert "This is a setting: ask an Enerpize admin to add that tax under Taxes, then Retry." in text
+    assert not any(bot.enerpize.documents.values())
+
+
+async def test_a_passing_trouble_names_no_one(alerted):
+    bot = alerted
+    invoice = bot.salla.store.order_by_reference(1001).invoices[0]
+    bot.salla.fail_next(status=503, count=ATTEMPTS, path_contains=f"/orders/invoices/{invoice.id}")
+    await webhook_for(bot, 1001, 1)
+    await drain(bot)
+    [alert] = bot.slack.top_level(ALERTS)
+    assert "Salla is not answering" in alert.as_text() and "This is a setting" not in alert.as_text()
 
 
 async def test_slack_down_while_an_alert_is_due_delays_it_and_loses_nothing(alerted):

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 from faults_harness import add_orders, wait_for
 from sqlalchemy import text
 
-from sandbox import SallaStore
+from sandbox import SallaStore, salla_webhooks
 
 SECRET = "salla-webhook-secret-0123"
 STORE = "1305146709"
@@ -25,8 +24,7 @@ def deliveries(store: SallaStore, workload) -> list[bytes]:
     for number in workload.numbers:
         order = store.order_by_reference(int(number))
         for invoice in order.invoices if order is not None else []:
-            bodies.append(json.dumps({"event": "invoice.created", "merchant": STORE, "created_at": "2026-12-05",
-                                      "data": {"id": invoice.id, "order_id": order.id}}).encode())
+            bodies.append(salla_webhooks.raw(salla_webhooks.invoice_created(STORE, order, invoice)))
     return bodies
 
 
