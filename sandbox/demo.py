@@ -5,8 +5,9 @@ and sends it what Slack would, signed as Slack signs it: the ``/salla-sync`` com
 submitted with a handful of numbers that show every status (an invoice + return order, a guest,
 a number typed as an internal id, one with no invoice yet, one whose totals do not add up, one
 that does not exist, one Salla fails to serve), then a click on "Re-run failed", then an audit of
-the first ten days of November and a click on its "Sync N missing", then "Download CSV" and a
-scrape of ``/metrics``. It prints the threads as a person reads them in Slack. The database is an embedded SQLite file
+the first ten days of November and a click on its "Sync N missing", then Salla's webhooks (two
+new orders delivered by ``invoice.created``: one synced quietly, one alerted with Retry), then
+"Download CSV" and a scrape of ``/metrics``. It prints the threads as a person reads them in Slack. The database is an embedded SQLite file
 in a temporary folder, thrown away at the end.
 """
 
@@ -19,12 +20,14 @@ from pathlib import Path
 import aiohttp
 import click
 
-from bot.app import build_app, close_app, wait_for_runs
+from bot.app import build_app, close_app, deps_of, wait_for_runs
 from bot.http import start_http
 from bot.ids import ActionId
 from bot.threads import ThreadStore
 from bot.tuning import FAST
 from sandbox.enerpize_sim import EnerpizeSimulator
+from sandbox.salla_records import line
+from sandbox.salla_webhooks import invoice_created
 from sandbox.salla_sim import SallaSimulator
 from sandbox.sample_store import sample_store
 from sandbox.settings import simulator_settings
@@ -33,12 +36,15 @@ from sandbox.slack_sim import SlackSimulator
 from sync_core.http import ATTEMPTS
 from sync_core.input_rules import parse_order_numbers
 from sync_core.settings import Settings
+from sync_core.terminal import format_results
 from sync_core.store.token_cipher import new_key
+from sync_core.webhooks import SUBSCRIBED_EVENTS
 from sync_core.wiring import open_service
 
 DEMO_NUMBERS = ["1001", "1002", "1004", "418149281", "1011", "1016", "1017", "1007"]
 SECRET = "demo-signing-secret"
 USER, CHANNEL = "U0DEMO", "C0FINANCE"
+ALERTS, STORE_ID, WEBHOOK_SECRET = "C0ALERTS", "1305146709", "demo-webhook-secret"
 AUDIT_FROM, AUDIT_TO = "2026-11-01", "2026-11-10"
 
 
@@ -107,6 +113,8 @@ async def _demo(numbers: list[str], settings: Settings, slack: SlackSimulator, s
                 _say("The audit's thread, after the sync:")
                 _print_thread(slack, CHANNEL, audit_parent.ts, skip=seen)
 
+            await _webhooks(app, service, salla, slack, port)
+
             _say("\nA manager clicks \"Download CSV\" on the first run's summary; the file's first lines:")
             await driver.post(slack.click(thread.channel_id, thread.progress_ts, ActionId.DOWNLOAD_CSV.value,
                                           user_id=USER))
@@ -137,6 +145,35 @@ async def _demo(numbers: list[str], settings: Settings, slack: SlackSimulator, s
             await close_app(app)
 
 
+async def _webhooks(app, service, salla: SallaSimulator, slack: SlackSimulator, port: int) -> None:
+    """Two orders completed in the store: Salla delivers each invoice, signed; one syncs quietly,
+    the other (its totals do not add up) lands in the alerts channel with Retry."""
+    hook_url = "https://salla-sync.example.sa/salla/webhooks"
+    for event in SUBSCRIBED_EVENTS:  # what `salla-sync webhooks subscribe --url ...` does
+        await service.salla.subscribe_webhook(event, hook_url, name=f"salla-sync {event}", secret=WEBHOOK_SECRET)
+    _say(f"\nSalla's webhooks, registered for {hook_url}: two orders are completed in the store.")
+    store = salla.store
+    good = store.add_order(1020, customer=store.order_by_reference(1001).customer, date="2026-11-21 11:00:00",
+                           lines=[line("SSD 256GB", "135.00", sku="sam-ssd-256g")])
+    bad = store.add_order(1021, customer=None, date="2026-11-21 11:05:00", lines=[line("كابل شحن", "40.00")])
+    deliveries = [invoice_created(STORE_ID, good, store.add_invoice(good)),
+                  invoice_created(STORE_ID, bad, store.add_bad_invoice(bad, off_by="2.00"))]
+    for order, body in zip((good, bad), deliveries, strict=True):
+        statuses = await salla.deliver(body, to=f"http://127.0.0.1:{port}")
+        click.echo(f"    invoice.created for order {order.reference_id} (signed): answered {statuses}")
+    runs = await deps_of(app).webhooks.drain()  # the bot's worker does this as events arrive
+    await wait_for_runs(app, timeout=120)
+    _say("Their lines in the Invoice Sync Log (an automatic run knows each order by Salla's id; "
+         "successes are not posted in Slack):")
+    results = [r for run_id in runs for r in service.store.run_results(run_id)]
+    for result, text_line in zip(results, format_results(results).splitlines(), strict=True):
+        click.echo(f"    {text_line}   (order {result.salla_reference})")
+    _say(f"#{ALERTS} reads:")
+    for message in slack.top_level(ALERTS):
+        for text_line in message.as_text().splitlines():
+            click.echo(f"    {text_line}")
+
+
 def run_demo(numbers_text: str | None = None) -> int:
     """Run the demo; returns the CLI exit code (2 for bad numbers)."""
     numbers = DEMO_NUMBERS
@@ -153,5 +190,6 @@ def run_demo(numbers_text: str | None = None) -> int:
                    f"Database:   {database_url} (embedded SQLite, thrown away at the end)\n")
         # The tokens are encrypted at rest, as in a deployment with SALLA_SYNC_SECRET_KEY set.
         settings = simulator_settings(salla, enerpize, database_url, slack=slack, signing_secret=SECRET,
-                                      salla_sync_secret_key=new_key())
+                                      salla_sync_secret_key=new_key(), salla_webhook_secret=WEBHOOK_SECRET,
+                                      salla_store_id=STORE_ID, salla_sync_alerts_channel=ALERTS)
         return asyncio.run(_demo(numbers, settings, slack, salla, enerpize))

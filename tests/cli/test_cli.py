@@ -98,6 +98,11 @@ def test_demo_runs_with_no_configuration(tmp_path):
     assert done.returncode == 0, done.stderr
     for word in ("Success", "Failed", "Record not found"):
         assert word in done.stdout
+    # Salla's webhooks: both deliveries accepted, one order synced quietly, the other alerted with Retry.
+    assert done.stdout.count("(signed): answered [200]") == 2
+    assert "Success  invoice" in done.stdout.split("#C0ALERTS reads:")[0].split("Salla's webhooks")[1]
+    alerts = done.stdout.split("#C0ALERTS reads:")[1].split("Download CSV")[0]
+    assert "Order `1021` *Failed* — totals differ" in alerts and "[Retry]" in alerts and "1020" not in alerts
     assert not list(tmp_path.iterdir())  # the demo leaves no database behind
 
 
