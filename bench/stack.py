@@ -166,6 +166,9 @@ class Stack:
         return self.sims.enerpize
 
     def __enter__(self) -> Self:
+        for stale in (self.db_path, self.db_path.with_name(self.db_path.name + "-wal"),
+                      self.db_path.with_name(self.db_path.name + "-shm")):
+            stale.unlink(missing_ok=True)  # every measurement starts on a fresh database
         try:
             self.sims.start()
             self.slack.start()

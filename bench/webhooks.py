@@ -96,7 +96,7 @@ def measure_webhooks(*, latency: float = 0.12, plan: int = 720, workdir: Path, t
         invoice = store.add_invoice(order)
         bodies.append(salla_webhooks.raw(salla_webhooks.invoice_created(STORE, order, invoice)))
     env = {"salla_webhook_secret": SECRET, "salla_store_id": STORE}
-    with Stack(store, plan=plan, latency=latency, workdir=workdir, name="webhooks", env=env) as stack:
+    with Stack(store, plan=plan, latency=latency, workdir=workdir, name=f"webhooks-{plan}", env=env) as stack:
         acks, done, lost = asyncio.run(_burst(stack, bodies, timeout))
         salla_calls = len(stack.salla.calls())
     rate = max(0, salla_calls - plan) / (plan / 60)  # the bucket starts full, then refills at the plan's pace
