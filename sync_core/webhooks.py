@@ -229,6 +229,7 @@ class WebhookInbox:
                                         .order_by(col(WebhookEvent.id)).limit(MAX_NUMBERS * 4)))
             with_invoice = {e.order_id for e in pending if e.event == INVOICE_CREATED}
             statuses = [e for e in pending if e.event != INVOICE_CREATED and e.order_id not in with_invoice]
+            waiting = {e.id for e in statuses}
             settled = self._settling_runs(session, statuses)
             taken = []
             for event in pending:
@@ -236,7 +237,7 @@ class WebhookInbox:
                     session.exec(update_rows(WebhookEvent).where(col(WebhookEvent.id) == event.id, *unclaimed)
                                  .values(run_id=settled[event.id]))
                     continue
-                if event in statuses and _aware(event.received_at) > now - self.status_grace:
+                if event.id in waiting and _aware(event.received_at) > now - self.status_grace:
                     continue  # its invoice.created is likely on its way
                 won = session.exec(update_rows(WebhookEvent).where(col(WebhookEvent.id) == event.id, *unclaimed)
                                    .values(claimed_by=owner, claimed_until=now + self.engine.lease)).rowcount
