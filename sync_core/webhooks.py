@@ -47,6 +47,7 @@ STATUS_UPDATED = "order.status.updated"
 SUBSCRIBED_EVENTS = (INVOICE_CREATED, STATUS_UPDATED)  # what `salla-sync webhooks subscribe` registers
 STATUS_KINDS = {"completed": DocumentKind.INVOICE, "restored": DocumentKind.RETURN}  # what the status change makes
 STATUS_GRACE = timedelta(minutes=2)  # how long a status change waits for its invoice.created
+CLAIM_WINDOW = MAX_NUMBERS * 4  # pending events of each kind read at a time
 
 
 class WebhookRefused(Exception):
@@ -225,8 +226,12 @@ class WebhookInbox:
         unclaimed = (col(WebhookEvent.run_id).is_(None),
                      or_(col(WebhookEvent.claimed_until).is_(None), col(WebhookEvent.claimed_until) < now))
         with Session(self.store.engine, expire_on_commit=False) as session:
-            pending = list(session.exec(select(WebhookEvent).where(*unclaimed)
-                                        .order_by(col(WebhookEvent.id)).limit(MAX_NUMBERS * 4)))
+            # Invoice events and status changes read apart: a burst of status changes still waiting
+            # for their invoices must not hide those invoices' events behind them.
+            kinds = (col(WebhookEvent.event) == INVOICE_CREATED, col(WebhookEvent.event) != INVOICE_CREATED)
+            pending = sorted((event for kind in kinds for event in session.exec(
+                select(WebhookEvent).where(*unclaimed, kind).order_by(col(WebhookEvent.id)).limit(CLAIM_WINDOW))),
+                key=lambda e: e.id or 0)
             with_invoice = {e.order_id for e in pending if e.event == INVOICE_CREATED}
             statuses = [e for e in pending if e.event != INVOICE_CREATED and e.order_id not in with_invoice]
             waiting = {e.id for e in statuses}

@@ -13,6 +13,7 @@ from test_webhooks import SECRET, STORE, drain
 from bot.app import deps_of
 from sandbox import line
 from sandbox.salla_webhooks import invoice_created, order_status_updated
+from sync_core import webhooks
 from sync_core.webhooks import SUBSCRIBED_EVENTS
 
 ALERTS = "C0ALERTS"
@@ -149,3 +150,16 @@ async def test_the_simulator_delivers_only_what_is_registered_and_signs_it_as_re
     assert await bot.salla.deliver(unregistered, to=bot.url) == []
     stale = await make_bot(salla_webhook_secret="another-secret", salla_store_id=STORE)
     assert await bot.salla.deliver(invoice_created(STORE, order, order.invoices[0]), to=stale.url) == [401]
+
+
+async def test_a_burst_of_waiting_status_changes_does_not_hide_the_invoices_behind_them(subscribed, monkeypatch):
+    bot = subscribed
+    monkeypatch.setattr(webhooks, "CLAIM_WINDOW", 5)  # the burst is bigger than one read of the inbox
+    waiting = [bot.salla.store.order_by_reference(r) for r in (1002, 1003, 1004, 1005, 1006, 1001)]
+    for n, order in enumerate(waiting):
+        await send(bot, order_status_updated(STORE, order, change_id=8000 + n))
+    order = waiting[-1]
+    await send(bot, invoice_created(STORE, order, order.invoices[0]))
+    [run_id] = await drain(bot)  # at once: the invoice did not wait behind the status changes
+    assert bot.store.get_run(run_id).number_list == [str(order.id)]
+    assert documents(bot) == Counter({f"SALLA-{order.invoices[0].id}": 1})
