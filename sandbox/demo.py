@@ -25,10 +25,10 @@ from bot.http import start_http
 from bot.ids import ActionId
 from bot.threads import ThreadStore
 from bot.tuning import FAST
+from sandbox import salla_records
 from sandbox.enerpize_sim import EnerpizeSimulator
-from sandbox.salla_records import line
-from sandbox.salla_webhooks import invoice_created
 from sandbox.salla_sim import SallaSimulator
+from sandbox.salla_webhooks import invoice_created
 from sandbox.sample_store import sample_store
 from sandbox.settings import simulator_settings
 from sandbox.slack_driver import SlackDriver
@@ -36,8 +36,8 @@ from sandbox.slack_sim import SlackSimulator
 from sync_core.http import ATTEMPTS
 from sync_core.input_rules import parse_order_numbers
 from sync_core.settings import Settings
-from sync_core.terminal import format_results
 from sync_core.store.token_cipher import new_key
+from sync_core.terminal import format_results
 from sync_core.webhooks import SUBSCRIBED_EVENTS
 from sync_core.wiring import open_service
 
@@ -154,8 +154,8 @@ async def _webhooks(app, service, salla: SallaSimulator, slack: SlackSimulator, 
     _say(f"\nSalla's webhooks, registered for {hook_url}: two orders are completed in the store.")
     store = salla.store
     good = store.add_order(1020, customer=store.order_by_reference(1001).customer, date="2026-11-21 11:00:00",
-                           lines=[line("SSD 256GB", "135.00", sku="sam-ssd-256g")])
-    bad = store.add_order(1021, customer=None, date="2026-11-21 11:05:00", lines=[line("كابل شحن", "40.00")])
+                           lines=[salla_records.line("SSD 256GB", "135.00", sku="sam-ssd-256g")])
+    bad = store.add_order(1021, customer=None, date="2026-11-21 11:05:00", lines=[salla_records.line("كابل شحن", "40.00")])
     deliveries = [invoice_created(STORE_ID, good, store.add_invoice(good)),
                   invoice_created(STORE_ID, bad, store.add_bad_invoice(bad, off_by="2.00"))]
     for order, body in zip((good, bad), deliveries, strict=True):

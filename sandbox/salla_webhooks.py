@@ -28,7 +28,7 @@ def envelope(event: str, merchant: str | int, data: dict[str, Any]) -> dict[str,
 
 def invoice_created(merchant: str | int, order: Order, invoice: Invoice) -> dict[str, Any]:
     data = invoice.to_json()
-    data["date"] = order.date if len(invoice.date) == 10 and order.date.startswith(invoice.date) else invoice.date
+    data["date"] = f"{invoice.date[:10]} {order.date[11:19]}"  # "YYYY-MM-DD HH:MM:SS" in a webhook
     customer = order.customer.to_json() if order.customer is not None else None
     if customer is not None:
         customer["address"] = {"country": "السعودية", "city": customer.get("city"), "street": "", "postal_code": ""}

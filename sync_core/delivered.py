@@ -27,10 +27,10 @@ from sync_core.results import OrderResult
 from sync_core.salla.models import DocumentKind, SallaInvoice, SallaOrder
 from sync_core.store import Store
 from sync_core.store.tables import WebhookEvent
+from sync_core.webhooks import INVOICE_CREATED
 
 log = logging.getLogger(__name__)
 
-INVOICE_CREATED = "invoice.created"
 ORDER_KEYS = ("id", "reference_id", "status", "payment_method", "customer")  # what the sync reads of an order
 
 
@@ -58,17 +58,18 @@ class DeliveredOrders:
                 col(WebhookEvent.run_id) == run_id, col(WebhookEvent.order_id) == order_id)))
         order = None
         invoices: dict[int, SallaInvoice] = {}
-        list_all = not events  # a run made before payloads were kept: read everything
-        for event, payload in events:
-            body = _json(payload)
+        list_all = False
+        for event, delivery in events:
+            data = _data(delivery)
             if event == INVOICE_CREATED:
-                invoice = _parse(SallaInvoice, body)
+                invoice = _parse(SallaInvoice, data)
                 if invoice is not None and invoice.order_id == order_id and invoice.items and invoice.kind:
                     invoices[invoice.id] = invoice
                 else:
                     list_all = True
             else:
                 list_all = True  # a status change asks for all of the order's invoices
+                body = data.get("order") if isinstance(data, dict) else None
                 found = _parse(SallaOrder, body) if _whole_order(body) else None
                 if found is not None and found.id == order_id:
                     order = found
@@ -84,11 +85,13 @@ def _whole_order(body: object) -> bool:
     return isinstance(body, dict) and all(key in body for key in ORDER_KEYS)
 
 
-def _json(payload: str | None) -> object:
+def _data(delivery: str | None) -> object:
+    """The ``data`` of a stored delivery (None: none kept, or not JSON)."""
     try:
-        return json.loads(payload) if payload else None
+        body = json.loads(delivery) if delivery else None
     except ValueError:
         return None
+    return body.get("data") if isinstance(body, dict) else None
 
 
 def _parse(model: type, body: object):

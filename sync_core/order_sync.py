@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 
 from sync_core.enerpize.client import EnerpizeClient, EnerpizeRejected
@@ -56,16 +56,10 @@ class OrderSync:
 
     async def sync_number(self, number: str, run_id: int | None = None) -> OrderResult:
         """Sync one input number; never raises: every failure is a reason in the result."""
-        try:
-            order = await self.salla.find_order(number)
-        except _READ_ERRORS as exc:
-            return OrderResult(number=number, status=SyncStatus.FAILED, reason=str(exc))
-        except Exception:  # a bug must cost one order, not the run
-            log.exception("unexpected error looking up %s", number)
-            return OrderResult(number=number, status=SyncStatus.FAILED, reason="unexpected error reading Salla (see the bot's log)")
-        if order is None:
-            return OrderResult(number=number, status=SyncStatus.NOT_FOUND,
-                               reason="no order with this reference number or id in Salla")
+        order = await self._read_order(number, self.salla.find_order(number),
+                                       "no order with this reference number or id in Salla")
+        if isinstance(order, OrderResult):
+            return order
         return await self._sync_order(number, order, run_id, Delivered())
 
     async def sync_delivered(self, order_id: int, delivered: Delivered, run_id: int | None = None) -> OrderResult:
@@ -75,19 +69,27 @@ class OrderSync:
         payment state) and nothing more. Invoices are immutable once issued, so their delivered
         copy is as good as a fresh read."""
         number = str(order_id)
-        order = delivered.order
-        if order is None:
-            try:
-                order = await self.salla.get_order(order_id)
-            except _READ_ERRORS as exc:
-                return OrderResult(number=number, status=SyncStatus.FAILED, reason=str(exc))
-            except Exception:
-                log.exception("unexpected error reading order %s", order_id)
-                return OrderResult(number=number, status=SyncStatus.FAILED, reason="unexpected error reading Salla (see the bot's log)")
-            if order is None:
-                return OrderResult(number=number, status=SyncStatus.NOT_FOUND, salla_order_id=order_id,
-                                   reason=f"Salla has no order with id {order_id} (deleted since it sent the event?)")
+        order = delivered.order or await self._read_order(
+            number, self.salla.get_order(order_id),
+            f"Salla has no order with id {order_id} (deleted since it sent the event?)", salla_order_id=order_id)
+        if isinstance(order, OrderResult):
+            return order
         return await self._sync_order(number, order, run_id, delivered)
+
+    @staticmethod
+    async def _read_order(number: str, read: Awaitable[SallaOrder | None], missing: str,
+                          **ids: int) -> SallaOrder | OrderResult:
+        """The order ``read`` answers, or the number's result when Salla has none or fails."""
+        try:
+            order = await read
+        except _READ_ERRORS as exc:
+            return OrderResult(number=number, status=SyncStatus.FAILED, reason=str(exc))
+        except Exception:  # a bug must cost one order, not the run
+            log.exception("unexpected error reading the order of %s", number)
+            return OrderResult(number=number, status=SyncStatus.FAILED, reason="unexpected error reading Salla (see the bot's log)")
+        if order is None:
+            return OrderResult(number=number, status=SyncStatus.NOT_FOUND, reason=missing, **ids)
+        return order
 
     async def _sync_order(self, number: str, order: SallaOrder, run_id: int | None,
                           delivered: Delivered) -> OrderResult:

@@ -5,8 +5,8 @@ of the raw body in ``X-Salla-Signature``; or ``Token``, the secret in ``Authoriz
 stored in the inbox (``webhook_event``, unique per merchant, event and data id) before it is
 answered. ``WebhookInbox.drain`` then turns the events not yet synced into one engine run (source
 ``webhook``) of their orders, by internal id, so replicas share the inbox and a killed process
-loses nothing: a claim on events runs out like a lease. What a delivery carried (the invoice with
-its items, or the order) is kept with it and spares Salla calls (``delivered.py``).
+loses nothing: a claim on events runs out like a lease. Each event keeps its delivery as received:
+what it carried (the invoice with its items, or the order) spares Salla calls (``delivered.py``).
 
 Salla sends ``order.status.updated`` (completed) and then, once the invoice is made,
 ``invoice.created`` for the same order. A status change waits ``status_grace`` for its invoice's
@@ -30,7 +30,6 @@ from sqlalchemy import or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from sync_core.delivered import INVOICE_CREATED
 from sync_core.engine import RunEngine, Work
 from sync_core.input_rules import MAX_NUMBERS
 from sync_core.salla.models import DocumentKind, classify_invoice_type
@@ -43,7 +42,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
 SYNCING_STATUSES = {"completed", "restored"}  # order.status.updated slugs that make invoices
-STATUS_UPDATED = "order.status.updated"
+INVOICE_CREATED, STATUS_UPDATED = "invoice.created", "order.status.updated"
 SUBSCRIBED_EVENTS = (INVOICE_CREATED, STATUS_UPDATED)  # what `salla-sync webhooks subscribe` registers
 STATUS_KINDS = {"completed": DocumentKind.INVOICE, "restored": DocumentKind.RETURN}  # what the status change makes
 STATUS_GRACE = timedelta(minutes=2)  # how long a status change waits for its invoice.created
@@ -81,7 +80,7 @@ class Delivery:
     order_id: int | None  # the order to sync; None: nothing to sync (another event, another status)
     tokens: tuple[str, str, datetime | None] | None = None  # app.store.authorize: access, refresh, expiry
     kind: DocumentKind | None = None  # the document the event is about (see WebhookEvent.kind)
-    payload: str | None = None  # what it carried of the order, JSON (see WebhookEvent.payload)
+    payload: str | None = None  # the delivery as received, kept with an event to sync (WebhookEvent.payload)
 
 
 def read_delivery(raw: bytes) -> Delivery:
@@ -94,12 +93,11 @@ def read_delivery(raw: bytes) -> Delivery:
         raise WebhookRefused(400, "not a Salla webhook envelope (event, merchant, data)")
     data = body["data"]
     event = body["event"]
-    order_id = kind = payload = None
+    order_id = kind = None
     if event == INVOICE_CREATED:
         order_id = _int(data.get("order_id"))
         raw_type = data.get("type")
         kind = classify_invoice_type(raw_type if isinstance(raw_type, str) else None)
-        payload = json.dumps(data, ensure_ascii=False)
     elif event == STATUS_UPDATED:
         order = data.get("order") if isinstance(data.get("order"), dict) else {}
         status = order.get("status") if isinstance(order.get("status"), dict) else {}
@@ -107,7 +105,6 @@ def read_delivery(raw: bytes) -> Delivery:
         if slug in SYNCING_STATUSES:
             order_id = _int(order.get("id"))
             kind = STATUS_KINDS[slug]
-            payload = json.dumps(order, ensure_ascii=False)
     tokens = None
     if event == "app.store.authorize":
         access, refresh = data.get("access_token"), data.get("refresh_token")
@@ -116,7 +113,8 @@ def read_delivery(raw: bytes) -> Delivery:
         expires = _int(data.get("expires"))
         tokens = (access, refresh, datetime.fromtimestamp(expires, timezone.utc) if expires else None)
     return Delivery(merchant=str(body.get("merchant") or ""), event=event, data_id=str(data.get("id") or ""),
-                    order_id=order_id, tokens=tokens, kind=kind, payload=payload if order_id is not None else None)
+                    order_id=order_id, tokens=tokens, kind=kind,
+                    payload=raw.decode("utf-8", errors="replace") if order_id is not None else None)
 
 
 def _aware(moment: datetime) -> datetime:

@@ -172,8 +172,8 @@ class WebhookEvent(SQLModel, table=True):
     # The document kind the event is about: invoice.created's invoice ("invoice", "return"), or
     # what an order.status.updated makes (completed: "invoice", restored: "return"); None: unknown.
     kind: str | None = None
-    # What Salla sent of the order (invoice.created: the invoice with its items and customer;
-    # order.status.updated: the order), JSON; used instead of reading Salla where it is safe.
+    # The delivery as received (its data: invoice.created's invoice with its items and customer,
+    # order.status.updated's order); what it carried is used instead of reading Salla where safe.
     payload: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     received_at: datetime = Field(default_factory=utcnow)
     claimed_by: str | None = None  # the process turning it into a run, until claimed_until

@@ -87,7 +87,8 @@ async def test_a_status_change_after_its_invoice_is_settled_by_that_run_without_
     await send(bot, order_status_updated(STORE, order, change_id=7002))
     assert await drain(bot) == []
     assert salla_calls(bot) == []
-    rows = bot.store.engine.connect().exec_driver_sql("SELECT event, run_id FROM webhook_event").all()
+    with bot.store.engine.connect() as connection:
+        rows = connection.exec_driver_sql("SELECT event, run_id FROM webhook_event").all()
     assert sorted(rows) == [("invoice.created", run_id), ("order.status.updated", run_id)]
 
 

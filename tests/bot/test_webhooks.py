@@ -4,14 +4,13 @@ synced through the run engine, each invoice once whatever arrives twice or out o
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 from collections import Counter
 
 import pytest
 
 from bot.app import deps_of
+from sandbox import salla_webhooks
 
 SECRET = "salla-webhook-secret-0123"
 STORE = "1305146709"
@@ -28,8 +27,7 @@ def envelope(event: str, data: dict, merchant: str = STORE) -> bytes:
 
 
 def signed(raw: bytes, secret: str = SECRET) -> dict[str, str]:
-    return {"X-Salla-Security-Strategy": "Signature", "Content-Type": "application/json",
-            "X-Salla-Signature": hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()}
+    return salla_webhooks.headers(raw, secret=secret)
 
 
 async def deliver(bot, raw: bytes, headers: dict[str, str]) -> tuple[int, dict]:

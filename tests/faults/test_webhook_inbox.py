@@ -3,8 +3,6 @@ and two replicas draining one inbox sync each invoice once."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
@@ -29,9 +27,8 @@ def deliveries(store: SallaStore, workload) -> list[bytes]:
 
 
 def deliver(bot, raw: bytes) -> int:
-    signature = hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest()
-    request = urllib.request.Request(bot.url + "/salla/webhooks", data=raw, method="POST", headers={
-        "Content-Type": "application/json", "X-Salla-Security-Strategy": "Signature", "X-Salla-Signature": signature})
+    request = urllib.request.Request(bot.url + "/salla/webhooks", data=raw, method="POST",
+                                     headers=salla_webhooks.headers(raw, secret=SECRET))
     with urllib.request.urlopen(request, timeout=30) as response:
         return response.status
 
