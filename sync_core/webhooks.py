@@ -82,6 +82,11 @@ class Delivery:
     kind: DocumentKind | None = None  # the document the event is about (see WebhookEvent.kind)
     payload: str | None = None  # the delivery as received, kept with an event to sync (WebhookEvent.payload)
 
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """What makes it one event: webhook_event's unique key."""
+        return self.merchant, self.event, self.data_id
+
 
 def read_delivery(raw: bytes) -> Delivery:
     """The envelope's parts the sync needs; ``WebhookRefused(400)`` when it is not one."""
@@ -182,11 +187,18 @@ class WebhookInbox:
                     future.set_result(was_stored)
 
     def _insert(self, deliveries: list[Delivery]) -> list[bool]:
-        """Each delivery stored unless it already was (or repeats one before it in the batch)."""
-        stored = []
+        """Each delivery stored unless it already was (or repeats one before it in the batch).
+
+        The rows go in in the order of their unique key, whatever order they arrived in: replicas
+        storing the same deliveries at once (Salla retries to whichever answers) then wait for one
+        another on the first shared key instead of each holding a key the other needs, which
+        PostgreSQL ends as a deadlock (seen: a replica answering 500)."""
+        order = sorted(range(len(deliveries)), key=lambda i: deliveries[i].key)  # stable: a repeat stays second
+        stored = [False] * len(deliveries)
         with Session(self.store.intake_engine) as session:
             connection = session.connection()
-            for delivery in deliveries:
+            for i in order:
+                delivery = deliveries[i]
                 savepoint = connection.begin_nested()
                 try:
                     connection.execute(WebhookEvent.__table__.insert(), {  # type: ignore[attr-defined]
@@ -194,10 +206,9 @@ class WebhookInbox:
                         "order_id": delivery.order_id, "received_at": utcnow(),
                         "kind": delivery.kind.value if delivery.kind else None, "payload": delivery.payload})
                     savepoint.commit()
-                    stored.append(True)
+                    stored[i] = True
                 except IntegrityError:  # Salla delivered it before: stored once
                     savepoint.rollback()
-                    stored.append(False)
             session.commit()
         return stored
 

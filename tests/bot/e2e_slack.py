@@ -22,7 +22,7 @@ from sandbox.slack_sim import SlackRequest, SlackSimulator
 from sync_core.service import SyncService
 from sync_core.settings import Settings
 from sync_core.store import Store
-from sync_core.store.tables import SyncRun
+from sync_core.store.tables import RunSource, SyncRun
 
 SECRET = "sandbox-signing-secret-0123456789"
 USER = "U0ALICE"
@@ -100,9 +100,10 @@ class Bot:
         return list(reversed(self.store.recent_runs(100)))
 
     def last_thread(self) -> SlackThread:
-        run = self.store.recent_runs(1)[0]
+        """The thread of the latest run started in Slack (a webhook run may have started after it)."""
+        run = next(r for r in self.store.recent_runs(100) if r.source != RunSource.WEBHOOK.value)
         thread = self.threads.get(run.id)
-        assert thread is not None
+        assert thread is not None, f"run {run.id} ({run.source}) has no thread"
         return thread
 
     def slack_calls_since(self, mark: int, *, include_throttled: bool = False) -> list:
