@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -68,14 +69,16 @@ def _check_reset_style(reset_as: str) -> str:
 
 
 class LeakyBucket:
-    def __init__(self, capacity: int, refill_per_second: float, *, reset_as: str = "epoch") -> None:
+    def __init__(self, capacity: int, refill_per_second: float, *, reset_as: str = "epoch",
+                 clock: Callable[[], float] = time.monotonic) -> None:
         if capacity < 1 or refill_per_second <= 0:
             raise ValueError("a bucket needs capacity >= 1 and a positive refill rate")
         self.capacity = capacity
         self.refill_per_second = refill_per_second
         self.reset_as = _check_reset_style(reset_as)
+        self._clock = clock  # seconds; the tests step a clock of their own
         self._level = float(capacity)  # slots available now (slot counting, not money)
-        self._updated = time.monotonic()
+        self._updated = clock()
         self._lock = threading.Lock()
 
     @classmethod
@@ -85,7 +88,7 @@ class LeakyBucket:
 
     def take(self) -> Admission:
         with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             self._level = min(self.capacity, self._level + (now - self._updated) * self.refill_per_second)
             self._updated = now
             allowed = self._level >= 1.0
@@ -104,7 +107,7 @@ class LeakyBucket:
         """Fill the bucket up (tests: start a phase with a full bucket)."""
         with self._lock:
             self._level = float(self.capacity)
-            self._updated = time.monotonic()
+            self._updated = self._clock()
 
 
 class FixedWindow:
@@ -115,13 +118,14 @@ class FixedWindow:
     """
 
     def __init__(self, limit: int, *, window_seconds: float = 60.0, leak_per_second: float = 1.0,
-                 reset_as: str = "epoch") -> None:
+                 reset_as: str = "epoch", clock: Callable[[], float] = time.monotonic) -> None:
         if limit < 1 or window_seconds <= 0 or leak_per_second < 0:
             raise ValueError("a window needs limit >= 1, a positive length and a leak >= 0")
         self.limit = limit
         self.window_seconds = window_seconds
         self.leak_per_second = leak_per_second
         self.reset_as = _check_reset_style(reset_as)
+        self._clock = clock  # seconds; the tests step a clock of their own
         self._lock = threading.Lock()
         self._start: float | None = None  # the current window's start; None before the first request
         self._used = 0
@@ -134,7 +138,7 @@ class FixedWindow:
 
     def take(self) -> Admission:
         with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             self._roll(now)
             assert self._start is not None
             ends_in = self._start + self.window_seconds - now

@@ -15,32 +15,49 @@ from sandbox.ratelimit import FixedWindow, LeakyBucket
 ORDER = "/orders/418149270"
 
 
+class Clock:
+    """Seconds that move only when the test says so: the models' timing checked to the millisecond."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
 def client(sim: SallaSimulator) -> httpx.Client:
     return httpx.Client(base_url=sim.api_url, headers={"Authorization": f"Bearer {sim.access_token}"})
 
 
 def test_the_window_spends_its_limit_then_leaks_one_a_second():
-    window = FixedWindow(3, window_seconds=60, leak_per_second=1.0)
+    clock = Clock()
+    window = FixedWindow(3, window_seconds=60, leak_per_second=1.0, clock=clock)
     taken = [window.take() for _ in range(4)]
     assert [a.allowed for a in taken] == [True, True, True, False]
     assert [a.remaining for a in taken] == [2, 1, 0, 0]
     assert all(a.limit == 3 for a in taken)
-    assert 59 < taken[0].reset_in <= 60  # the window's end, the same on every answer in it
+    assert taken[0].reset_in == 60  # the window's end, the same on every answer in it
     assert taken[3].retry_after == 1  # the next leaked slot, not the window's end
-    time.sleep(1.05)
+    clock.sleep(1.05)
     leaked = [window.take() for _ in range(2)]
     assert [a.allowed for a in leaked] == [True, False]  # one a second, no burst
     assert leaked[0].remaining == 0
 
 
 def test_without_a_leak_the_window_refuses_until_its_end():
-    window = FixedWindow(1, window_seconds=1.5, leak_per_second=0)
+    clock = Clock()
+    window = FixedWindow(1, window_seconds=1.5, leak_per_second=0, clock=clock)
     assert window.take().allowed
     refused = window.take()
-    assert not refused.allowed and refused.retry_after == 2  # past the window's end
-    time.sleep(1.55)
+    assert not refused.allowed and refused.retry_after == 2  # the window's end (1.5 s), rounded up
+    clock.sleep(1.4)
+    assert window.take().retry_after == 1  # 0.1 s left
+    clock.sleep(0.15)
     fresh = window.take()
-    assert fresh.allowed and fresh.remaining == 0 and fresh.reset_in > 1.4  # a new window began
+    assert fresh.allowed and fresh.remaining == 0 and fresh.reset_in == 1.5  # a new window began
 
 
 def test_reset_is_an_epoch_or_a_delay():
@@ -53,12 +70,15 @@ def test_reset_is_an_epoch_or_a_delay():
 
 
 def test_a_bucket_of_any_size_drains_at_its_own_rate():
-    bucket = LeakyBucket(2, 20.0)
+    clock = Clock()
+    bucket = LeakyBucket(2, 20.0, clock=clock)
     assert [bucket.take().allowed for _ in range(3)] == [True, True, False]
-    time.sleep(0.06)  # 1.2 slots back at 20 a second
+    clock.sleep(0.06)  # 1.2 slots back at 20 a second
     again = bucket.take()
     assert again.allowed and again.remaining == 0
-    assert 0.05 < again.reset_in <= 0.1  # full again in (2 - 0.2) / 20 s
+    assert again.reset_in == pytest.approx(0.09)  # full again in (2 - 0.2) / 20 s
+    clock.sleep(0.1)  # two slots back: full, never more
+    assert [bucket.take().allowed for _ in range(3)] == [True, True, False]
 
 
 def test_the_simulator_picks_its_model_by_argument():
