@@ -58,16 +58,40 @@ async def test_a_failure_is_alerted_once_and_retried_from_the_alert(alerted):
     assert len(po_numbers) == len(set(po_numbers))
 
 
-async def test_a_failure_that_is_a_setting_says_whom_to_ask(alerted):
-    bot = alerted
+def no_vat_tax(bot) -> None:
     with bot.enerpize._lock:
         bot.enerpize.taxes.clear()  # the tenant has no 15% VAT tax
-    await webhook_for(bot, 1001, 1)
+
+
+def api_key_rotated(bot) -> None:
+    bot.enerpize.api_key = "a-key-made-after-deploying"
+
+
+def salla_app_disconnected(bot) -> None:
+    bot.salla.expire_access_token()
+    bot.salla.revoked = True
+
+
+# Each failure that only a setting mends, produced for real: the reason the core writes and the
+# owner the alert names must keep matching (the alert reads the reason's words).
+@pytest.mark.parametrize(("break_it", "reason", "owner"), [
+    (no_vat_tax, "Enerpize has no tax with the rate 15%", "ask an Enerpize admin to add that tax under Taxes"),
+    (api_key_rotated, "the API key was refused",
+     "ask whoever deploys salla-sync to check ENERPIZE_API_KEY and its permissions in Enerpize"),
+    (salla_app_disconnected, "reconnect the Salla app",
+     "ask whoever deploys salla-sync to reconnect the Salla app (new tokens)"),
+])
+async def test_a_failure_that_is_a_setting_says_whom_to_ask(alerted, break_it, reason, owner):
+    bot = alerted
+    order = bot.salla.store.order_by_reference(1001)
+    raw = envelope("order.status.updated", {"id": 1, "order": {"id": order.id, "status": {"slug": "completed"}}})
+    assert (await deliver(bot, raw, signed(raw)))[0] == 200
+    break_it(bot)
     await drain(bot)
     [alert] = bot.slack.top_level(ALERTS)
     text = alert.as_text()
-    assert "Enerpize has no tax with the rate 15%" in text
-    assert "This is a setting: ask an Enerpize admin to add that tax under Taxes, then Retry." in text
+    assert reason in text
+    assert f"This is a setting: {owner}, then Retry." in text
     assert not any(bot.enerpize.documents.values())
 
 
