@@ -17,7 +17,6 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from datetime import timezone
 
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import OperationalError
@@ -39,7 +38,7 @@ from bot.ui.thread import (
 from sync_core.reporting import LiveRun, ReportCursor
 from sync_core.results import OrderResult, SyncStatus
 from sync_core.store import Store
-from sync_core.store.tables import RunState, SyncRun
+from sync_core.store.tables import RunState, SyncRun, as_utc
 
 log = logging.getLogger(__name__)
 
@@ -253,5 +252,5 @@ class SlackThreadReporter:
 def run_duration(run: SyncRun | None) -> float | None:
     if run is None or run.finished_at is None or run.created_at is None:
         return None
-    start, end = (t if t.tzinfo else t.replace(tzinfo=timezone.utc) for t in (run.created_at, run.finished_at))
+    start, end = as_utc(run.created_at), as_utc(run.finished_at)
     return (end - start).total_seconds()

@@ -38,7 +38,7 @@ from sync_core.input_rules import parse_order_numbers
 from sync_core.settings import Settings
 from sync_core.store.token_cipher import new_key
 from sync_core.terminal import format_results
-from sync_core.webhooks import SUBSCRIBED_EVENTS
+from sync_core.webhooks import subscribe
 from sync_core.wiring import open_service
 
 DEMO_NUMBERS = ["1001", "1002", "1004", "418149281", "1011", "1016", "1017", "1007"]
@@ -150,8 +150,7 @@ async def _webhooks(app, service, salla: SallaSimulator, slack: SlackSimulator, 
     """Two orders completed in the store: Salla delivers each invoice, signed; one syncs quietly,
     the other (its totals do not add up) lands in the alerts channel with Retry."""
     hook_url = "https://salla-sync.example.sa/salla/webhooks"
-    for event in SUBSCRIBED_EVENTS:  # what `salla-sync webhooks subscribe --url ...` does
-        await service.salla.subscribe_webhook(event, hook_url, name=f"salla-sync {event}", secret=WEBHOOK_SECRET)
+    await subscribe(service.salla, hook_url, WEBHOOK_SECRET)  # what `salla-sync webhooks subscribe --url ...` does
     _say(f"\nSalla's webhooks, registered for {hook_url}: two orders are completed in the store.")
     store = salla.store
     good = store.add_order(1020, customer=store.order_by_reference(1001).customer, date="2026-11-21 11:00:00",

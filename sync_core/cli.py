@@ -187,7 +187,7 @@ def webhooks() -> None:
 @click.option("--url", required=True, help="The public https address of the bot's /salla/webhooks.")
 def subscribe(url: str) -> None:
     """Register invoice.created and order.status.updated for URL, signed with SALLA_WEBHOOK_SECRET."""
-    from sync_core.webhooks import SUBSCRIBED_EVENTS
+    from sync_core.webhooks import subscribe as register
 
     settings = _settings()
     if settings.salla_webhook_secret is None or not settings.salla_webhook_secret.get_secret_value():
@@ -198,15 +198,7 @@ def subscribe(url: str) -> None:
 
     async def go() -> list[str]:
         async with open_service(settings) as service:
-            registered = {(h.get("event"), h.get("url")) for h in await service.salla.webhooks()}
-            said = []
-            for event in SUBSCRIBED_EVENTS:
-                if (event, url) in registered:
-                    said.append(f"{event}: already registered for {url}")
-                    continue
-                hook = await service.salla.subscribe_webhook(event, url, name=f"salla-sync {event}", secret=secret)
-                said.append(f"{event}: registered for {url} (id {hook['id']}, signed)")
-            return said
+            return await register(service.salla, url, secret)
 
     try:
         lines = _run(go())

@@ -19,12 +19,7 @@ from sync_core.http import Unreachable
 from sync_core.mapping import MappingError, map_invoice, totals_mismatch
 from sync_core.results import DocumentResult, OrderResult, SyncStatus
 from sync_core.salla.client import SallaClient, SallaError
-from sync_core.salla.models import (
-    DocumentKind,
-    SallaInvoice,
-    SallaOrder,
-    SallaOrderItem,
-)
+from sync_core.salla.models import DocumentKind, SallaInvoice, SallaOrder, SallaOrderItem
 from sync_core.salla.tokens import SallaAuthError
 from sync_core.store import Store
 

@@ -32,11 +32,12 @@ from sqlmodel import Session, col, select
 
 from sync_core.engine import RunEngine, Work
 from sync_core.input_rules import MAX_NUMBERS
+from sync_core.salla.client import SallaClient
 from sync_core.salla.models import DocumentKind, classify_invoice_type
 from sync_core.salla.tokens import TokenManager
 from sync_core.store import Store
 from sync_core.store.database import update_rows
-from sync_core.store.tables import RunSource, WebhookEvent, utcnow
+from sync_core.store.tables import RunSource, WebhookEvent, as_utc, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,20 @@ SUBSCRIBED_EVENTS = (INVOICE_CREATED, STATUS_UPDATED)  # what `salla-sync webhoo
 STATUS_KINDS = {"completed": DocumentKind.INVOICE, "restored": DocumentKind.RETURN}  # what the status change makes
 STATUS_GRACE = timedelta(minutes=2)  # how long a status change waits for its invoice.created
 CLAIM_WINDOW = MAX_NUMBERS * 4  # pending events of each kind read at a time
+
+
+async def subscribe(salla: SallaClient, url: str, secret: str) -> list[str]:
+    """Register ``SUBSCRIBED_EVENTS`` for ``url``, signed with ``secret``, unless already registered
+    (``salla-sync webhooks subscribe``); a line for each event."""
+    registered = {(h.get("event"), h.get("url")) for h in await salla.webhooks()}
+    said = []
+    for event in SUBSCRIBED_EVENTS:
+        if (event, url) in registered:
+            said.append(f"{event}: already registered for {url}")
+            continue
+        hook = await salla.subscribe_webhook(event, url, name=f"salla-sync {event}", secret=secret)
+        said.append(f"{event}: registered for {url} (id {hook['id']}, signed)")
+    return said
 
 
 class WebhookRefused(Exception):
@@ -120,11 +135,6 @@ def read_delivery(raw: bytes) -> Delivery:
     return Delivery(merchant=str(body.get("merchant") or ""), event=event, data_id=str(data.get("id") or ""),
                     order_id=order_id, tokens=tokens, kind=kind,
                     payload=raw.decode("utf-8", errors="replace") if order_id is not None else None)
-
-
-def _aware(moment: datetime) -> datetime:
-    """A stored time as UTC (SQLite gives it back without its zone)."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
 def _int(value: object) -> int | None:
@@ -251,7 +261,7 @@ class WebhookInbox:
                     session.exec(update_rows(WebhookEvent).where(col(WebhookEvent.id) == event.id, *unclaimed)
                                  .values(run_id=settled[event.id]))
                     continue
-                if event.id in waiting and _aware(event.received_at) > now - self.status_grace:
+                if event.id in waiting and as_utc(event.received_at) > now - self.status_grace:
                     continue  # its invoice.created is likely on its way
                 won = session.exec(update_rows(WebhookEvent).where(col(WebhookEvent.id) == event.id, *unclaimed)
                                    .values(claimed_by=owner, claimed_until=now + self.engine.lease)).rowcount

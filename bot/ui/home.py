@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -30,7 +30,7 @@ from bot.ids import ActionId, BlockId, CallbackId
 from bot.ui.limits import HOME_MAX_BLOCKS, escape, truncate
 from sync_core.audit import DEFAULT_DAYS, today_in_riyadh
 from sync_core.results import SyncStatus
-from sync_core.store.tables import SyncRecord
+from sync_core.store.tables import SyncRecord, as_utc
 
 ALL = "All"
 FILTERS = [ALL] + [status.value for status in SyncStatus]
@@ -77,7 +77,7 @@ def status_filter(value: str | None) -> str | None:
 
 
 def _when(moment: datetime) -> str:
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    moment = as_utc(moment)
     fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
     return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
 

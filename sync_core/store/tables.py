@@ -17,6 +17,11 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def as_utc(moment: datetime) -> datetime:
+    """A stored time as UTC: SQLite gives it back without its zone, PostgreSQL with it."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
 class RunState(str, enum.Enum):
     """Where a run's sync is; whether it is reported too is ``SyncRun.reported_at``."""
 
@@ -168,7 +173,7 @@ class WebhookEvent(SQLModel, table=True):
     merchant: str
     event: str
     data_id: str
-    order_id: int | None = Field(default=None, sa_type=BigInteger)  # the order to sync (None: nothing to sync)
+    order_id: int | None = Field(default=None, index=True, sa_type=BigInteger)  # the order to sync (None: nothing to sync)
     # The document kind the event is about: invoice.created's invoice ("invoice", "return"), or
     # what an order.status.updated makes (completed: "invoice", restored: "return"); None: unknown.
     kind: str | None = None

@@ -83,9 +83,7 @@ def salla_app_disconnected(bot) -> None:
 ])
 async def test_a_failure_that_is_a_setting_says_whom_to_ask(alerted, break_it, reason, owner):
     bot = alerted
-    order = bot.salla.store.order_by_reference(1001)
-    raw = envelope("order.status.updated", {"id": 1, "order": {"id": order.id, "status": {"slug": "completed"}}})
-    assert (await deliver(bot, raw, signed(raw)))[0] == 200
+    await webhook_for(bot, 1001, 1)
     break_it(bot)
     await drain(bot)
     [alert] = bot.slack.top_level(ALERTS)

@@ -8,13 +8,12 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from test_webhooks import SECRET, STORE, drain
+from test_webhooks import SECRET, STORE, documents, drain
 
 from bot.app import deps_of
 from sandbox import line
 from sandbox.salla_webhooks import invoice_created, order_status_updated
 from sync_core import webhooks
-from sync_core.webhooks import SUBSCRIBED_EVENTS
 
 ALERTS = "C0ALERTS"
 HOOK_URL = "https://bot.example.sa/salla/webhooks"
@@ -24,9 +23,7 @@ HOOK_URL = "https://bot.example.sa/salla/webhooks"
 async def subscribed(make_bot):
     """A bot with the alerts channel, and the store's webhooks registered as `webhooks subscribe` does."""
     bot = await make_bot(salla_webhook_secret=SECRET, salla_store_id=STORE, salla_sync_alerts_channel=ALERTS)
-    salla = deps_of(bot.app).service.salla
-    for event in SUBSCRIBED_EVENTS:
-        await salla.subscribe_webhook(event, HOOK_URL, name=f"salla-sync {event}", secret=SECRET)
+    await webhooks.subscribe(deps_of(bot.app).service.salla, HOOK_URL, SECRET)
     return bot
 
 
@@ -40,10 +37,6 @@ async def send(bot, body) -> None:
 
 def salla_calls(bot) -> list[str]:
     return [f"{c.method} {c.path}" for c in bot.salla.calls]
-
-
-def documents(bot) -> Counter:
-    return Counter(d.po_number for docs in bot.enerpize.documents.values() for d in docs)
 
 
 async def test_an_invoice_created_costs_one_salla_call_and_syncs_the_invoice_as_delivered(subscribed):
