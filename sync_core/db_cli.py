@@ -136,14 +136,35 @@ def new_key() -> None:
     click.echo(make())
 
 
-@db.command(name="rotate-key")
-@click.argument("key")
-def rotate_key(key: str) -> None:
+class _KeyArgument(click.Command):
+    """A key is URL-safe base64, and one in 64 begins with "-": what follows the command is the key,
+    never options (as if after "--"), except the help flags alone."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in ("--", *ctx.help_option_names):
+            args = ["--", *args]
+        return super().parse_args(ctx, args)
+
+
+@db.command(name="rotate-key", cls=_KeyArgument)
+@click.argument("key", required=False)
+def rotate_key(key: str | None) -> None:
     """Encrypt the stored Salla tokens with KEY (read with the SALLA_SYNC_SECRET_KEY in force);
-    then set SALLA_SYNC_SECRET_KEY to KEY everywhere."""
+    then set SALLA_SYNC_SECRET_KEY to KEY everywhere. Without KEY (or with "-") the key is read
+    from standard input, which keeps it out of the shell history and the process list."""
     from sync_core.store import Store
     from sync_core.store.token_cipher import TokenCipher, TokenKeyError
 
+    if key in (None, "-"):
+        key = (click.prompt("new key", hide_input=True, err=True) if sys.stdin.isatty()
+               else sys.stdin.readline()).strip()
+    if not key:
+        _fail("no new key given: pass it (salla-sync db rotate-key KEY) or pipe it in "
+              "(salla-sync db new-key > key.txt; salla-sync db rotate-key < key.txt)")
+    try:
+        sealer = TokenCipher(key)
+    except TokenKeyError:
+        _fail("the new key is not a key salla-sync made: make one with \"salla-sync db new-key\"")
     try:
         settings = load_settings()
         store = Store(settings.database_url)
@@ -152,7 +173,7 @@ def rotate_key(key: str) -> None:
     try:
         current = settings.salla_sync_secret_key.get_secret_value() if settings.salla_sync_secret_key else None
         store.cipher = TokenCipher(current) if current else None
-        rotated = store.reseal_tokens(TokenCipher(key))
+        rotated = store.reseal_tokens(sealer)
     except TokenKeyError as exc:
         _fail(str(exc))
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -142,6 +143,33 @@ def test_tokens_encrypted_with_a_key_and_refused_with_the_wrong_one(env, sims, t
     rotated = cli(keyed, "db", "rotate-key", other, cwd=tmp_path)
     assert rotated.returncode == 0 and "encrypted with the new key" in rotated.stdout
     assert cli(dict(env, SALLA_SYNC_SECRET_KEY=other), "sync", "1004", cwd=tmp_path).returncode == 0
+
+
+def _key_starting_with(sign: str) -> str:
+    """A valid key whose base64 begins with ``sign`` ("-" is 62 in URL-safe base64: 0b111110)."""
+    return base64.urlsafe_b64encode(bytes([0xF8 if sign == "-" else 0x00]) + os.urandom(31)).decode()
+
+
+def test_rotate_key_takes_any_key_new_key_prints_and_reads_it_from_stdin(env, sims, tmp_path):
+    first = _key_starting_with("A")
+    keyed = dict(env, SALLA_SYNC_SECRET_KEY=first)
+    assert cli(keyed, "sync", "1001", cwd=tmp_path).returncode == 0
+    dashed = _key_starting_with("-")  # one key in 64 that "db new-key" prints looks like an option
+    assert dashed.startswith("-")
+    rotated = cli(keyed, "db", "rotate-key", dashed, cwd=tmp_path)
+    assert rotated.returncode == 0 and "encrypted with the new key" in rotated.stdout, rotated.stderr
+    keyed = dict(env, SALLA_SYNC_SECRET_KEY=dashed)
+    assert cli(keyed, "sync", "1004", cwd=tmp_path).returncode == 0
+    piped = subprocess.run([sys.executable, "-m", "sync_core.cli", "db", "rotate-key"], env=keyed, cwd=tmp_path,
+                           input=f"{first}\n", capture_output=True, text=True, timeout=120)
+    assert piped.returncode == 0 and "encrypted with the new key" in piped.stdout, piped.stderr
+    assert first not in piped.stdout + piped.stderr
+    assert cli(dict(env, SALLA_SYNC_SECRET_KEY=first), "sync", "1002", cwd=tmp_path).returncode == 0
+    assert cli(keyed, "sync", "1003", cwd=tmp_path).returncode == 2  # the old key no longer opens them
+    bad = cli(dict(env, SALLA_SYNC_SECRET_KEY=first), "db", "rotate-key", "-not-a-key", cwd=tmp_path)
+    assert bad.returncode == 2 and bad.stderr == 'error: the new key is not a key salla-sync made: make one with ' \
+        '"salla-sync db new-key"\n'
+    assert cli(dict(env, SALLA_SYNC_SECRET_KEY=first), "sync", "1005", cwd=tmp_path).returncode != 2  # unchanged
 
 
 def test_webhooks_subscribe_registers_both_events_once_and_check_says_so(env, sims, tmp_path):
