@@ -4,7 +4,8 @@ unset -> a SQLite file per test; a PostgreSQL URL -> a fresh database per test o
 
 ``database_url`` is a new database already migrated to head (copied from a template built once
 per session, which is much faster than migrating each one); ``empty_database_url`` is a new
-database with nothing in it, for tests of the migrations themselves.
+database with nothing in it, for tests of the migrations themselves. On PostgreSQL only the tests
+that use one of the two run (the others do not touch a database and run on SQLite anyway).
 """
 
 from __future__ import annotations
@@ -27,6 +28,20 @@ def pytest_report_header(config):
 
         return f"database backend: PostgreSQL ({make_url(PG_URL).render_as_string(hide_password=True)})"
     return "database backend: SQLite (set SALLA_SYNC_TEST_DATABASE=postgresql+psycopg://... for PostgreSQL)"
+
+
+DATABASE_FIXTURES = {"database_url", "empty_database_url"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """On PostgreSQL, run only the tests that open a database: the others run the very same code on
+    either backend, and the SQLite run has them already."""
+    if BACKEND != "postgresql":
+        return
+    same = [item for item in items if not DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))]
+    if same:
+        config.hook.pytest_deselected(items=same)
+        items[:] = [item for item in items if DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))]
 
 
 def _admin():

@@ -18,6 +18,11 @@ from sandbox.settings import simulator_settings
 
 SYNCABLE = [str(n) for n in range(1001, 1016) if n != 1011]  # 14 orders, 20 documents
 
+# A fault of Salla alone (an outage, its rate plan) reaches Enerpize the same way whatever filters
+# the tenant honours, and the dialects are tested where they matter (Enerpize's faults, the lost
+# answers, the look-ups): these tests take one tenant, the documented one, instead of all four.
+DOCUMENTED_TENANT = pytest.mark.parametrize("enerpize", ["both"], indirect=True)
+
 
 def all_docs(enerpize):
     return enerpize.documents[INVOICES] + enerpize.documents[REFUND_RECEIPTS]
@@ -69,6 +74,7 @@ async def test_429_storm_every_order_still_synced(salla, enerpize, service):
     assert_one_document_per_invoice(enerpize)
 
 
+@DOCUMENTED_TENANT
 async def test_pacing_keeps_under_the_rate_limit(enerpize, database_url):
     # A scaled-down plan: 12 requests in the bucket, 24 a second back (the 120/min plan, 12x faster).
     with SallaSimulator(store=sample_store(), bucket=(12, 24.0)) as salla:
@@ -89,6 +95,7 @@ async def test_server_errors_then_success(salla, enerpize, service):
     assert len(all_docs(enerpize)) == 2
 
 
+@DOCUMENTED_TENANT
 async def test_salla_down_fails_the_order_with_a_reason(salla, service, enerpize):
     salla.fail_next(status=503, count=100)
     _, [result] = await service.sync(["1001"], requested_by="U1", source="cli")
@@ -186,6 +193,7 @@ async def test_enerpize_rejection_is_a_readable_reason_and_frees_the_invoice(ene
     assert len(enerpize.documents[INVOICES]) == 1
 
 
+@DOCUMENTED_TENANT
 async def test_hundred_orders_on_the_120_plan_lose_nothing(enerpize, database_url):
     """The 120-a-minute plan, time-compressed 30x (bucket 120, 60 back a second): every order syncs."""
     store = sample_store()
