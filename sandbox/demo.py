@@ -132,11 +132,11 @@ async def _demo(numbers: list[str], settings: Settings, slack: SlackSimulator, s
 
             created = sum(len(d) for d in enerpize.documents.values())
             po_numbers = [d.po_number for docs in enerpize.documents.values() for d in docs]
+            uploads = len(slack.uploaded_files())
             click.echo(f"\nEnerpize documents created: {created} ({len(set(po_numbers))} distinct Salla invoices)."
                        f"\nCalls: Salla {salla.call_count()}, Enerpize {enerpize.call_count()}, "
-                       f"Slack {len(slack.calls())} (+{len(slack.uploaded_files())} file upload"
-                       f"{'' if len(slack.uploaded_files()) == 1 else 's'}). Top-level messages in #{CHANNEL}: "
-                       f"{len(slack.top_level(CHANNEL))}.")
+                       f"Slack {len(slack.calls())} (+{uploads} file upload{'' if uploads == 1 else 's'}). "
+                       f"Top-level messages in #{CHANNEL}: {len(slack.top_level(CHANNEL))}.")
             click.echo("Try the terminal too: salla-sync sync 1001 --json, salla-sync audit --from 2026-11-01, "
                        "salla-sync log (with your .env).")
             return 0

@@ -38,10 +38,12 @@ def pytest_collection_modifyitems(config, items):
     either backend, and the SQLite run has them already."""
     if BACKEND != "postgresql":
         return
-    same = [item for item in items if not DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))]
+    kept, same = [], []
+    for item in items:
+        (kept if DATABASE_FIXTURES & set(getattr(item, "fixturenames", ())) else same).append(item)
     if same:
         config.hook.pytest_deselected(items=same)
-        items[:] = [item for item in items if DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))]
+        items[:] = kept
 
 
 def _admin():

@@ -145,9 +145,12 @@ def test_tokens_encrypted_with_a_key_and_refused_with_the_wrong_one(env, sims, t
     assert cli(dict(env, SALLA_SYNC_SECRET_KEY=other), "sync", "1004", cwd=tmp_path).returncode == 0
 
 
+URLSAFE_B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
 def _key_starting_with(sign: str) -> str:
-    """A valid key whose base64 begins with ``sign`` ("-" is 62 in URL-safe base64: 0b111110)."""
-    return base64.urlsafe_b64encode(bytes([0xF8 if sign == "-" else 0x00]) + os.urandom(31)).decode()
+    """A valid key whose base64 begins with ``sign``: the first 6 of its 32 bytes' bits pick it."""
+    return base64.urlsafe_b64encode(bytes([URLSAFE_B64.index(sign) << 2]) + os.urandom(31)).decode()
 
 
 def test_rotate_key_takes_any_key_new_key_prints_and_reads_it_from_stdin(env, sims, tmp_path):
