@@ -27,7 +27,7 @@ from sqlalchemy.exc import OperationalError
 
 from bot.ids import ActionId, BlockId
 from bot.runs import RunWorker
-from bot.slack_io import SlackOut, slack_unavailable
+from bot.slack_io import SlackOut, once, slack_unavailable
 from bot.threads import SlackAlert, SlackThread, ThreadStore
 from bot.ui.limits import escape, message_blocks, truncate
 from bot.ui.thread import SlackMessage
@@ -97,6 +97,7 @@ class AlertsReporter(QuietReporter):
                                             if d.status is SyncStatus.FAILED) or "failed"
         reference = str(result.salla_reference) if result.salla_reference else None
         alert = await asyncio.to_thread(self.threads.open_alert, result.number)
+        new = alert is None
         if alert is None:
             alert = await asyncio.to_thread(self.threads.add, SlackAlert(
                 number=result.number, reference=reference, channel_id=self.channel_id, reason=reason, run_id=run_id))
@@ -104,7 +105,12 @@ class AlertsReporter(QuietReporter):
             await asyncio.to_thread(self.threads.set_alert, alert.id, reason=reason, run_id=run_id)
             alert.reason, alert.run_id = reason, run_id
         if alert.ts is None:
-            ts = await self.out.post(alert.channel_id, alert_message(alert))
+            # An alert stored without its ts: the process that posted it may have died before recording it.
+            key = f"alert {alert.id}"
+            found = None if new else (await self.out.posted(alert.channel_id, since=alert.created_at)).get(key)
+            if found:
+                await self.out.update(alert.channel_id, found, alert_message(alert))
+            ts = found or await self.out.post(alert.channel_id, alert_message(alert), metadata=once(key))
             await asyncio.to_thread(self.threads.set_alert, alert.id, ts=ts)
         else:
             await self.out.update(alert.channel_id, alert.ts, alert_message(alert, note="failed again"))

@@ -12,6 +12,7 @@ import logging
 import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -27,8 +28,19 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bot.tuning import Tuning
 from bot.ui.thread import SlackMessage
 from sync_core.metrics import trace_config
+from sync_core.store.tables import as_utc
 
 log = logging.getLogger(__name__)
+
+POSTED_EVENT = "salla_sync_post"  # the metadata event of every message the bot must post once
+POSTED_PAGES = 10  # of 200 messages: how far back a resumed process looks for what it posted
+POSTED_CLOCK_SKEW = timedelta(minutes=10)  # Slack's clock against ours, when reading back from a time
+
+
+def once(key: str) -> dict[str, Any]:
+    """The message metadata naming what a message is (``"run 7 parent"``), so that a process that
+    resumes the work finds it with ``SlackOut.posted`` instead of posting it again."""
+    return {"event_type": POSTED_EVENT, "event_payload": {"key": key}}
 
 
 class RateLimitRetry(AsyncRateLimitErrorRetryHandler):
@@ -180,26 +192,59 @@ class SlackOut:
         response = await self.call("chat_postMessage", pace_channel=channel, **kwargs)
         return response["ts"]
 
-    async def post_joining(self, channel: str, message: SlackMessage) -> str:
+    async def post_joining(self, channel: str, message: SlackMessage, *,
+                           metadata: dict[str, Any] | None = None) -> str:
         """Post at the top of ``channel``, joining it first when the bot is not in it (public
         channels; a private one refuses)."""
         try:
-            return await self.post(channel, message)
+            return await self.post(channel, message, metadata=metadata)
         except SlackApiError as exc:
             if error_code(exc) != "not_in_channel":
                 raise
         await self.call("conversations_join", channel=channel)
-        return await self.post(channel, message)
+        return await self.post(channel, message, metadata=metadata)
 
-    async def thread_metadata(self, channel: str, ts: str, event_type: str) -> list[dict[str, Any]]:
-        """The ``event_payload`` of each message of the thread posted with ``event_type``."""
-        response = await self.call("conversations_replies", channel=channel, ts=ts, include_all_metadata=True,
-                                   limit=1000)
-        found = []
-        for message in response.get("messages") or []:
-            metadata = message.get("metadata") or {}
-            if metadata.get("event_type") == event_type and isinstance(metadata.get("event_payload"), dict):
-                found.append(metadata["event_payload"])
+    async def posted(self, channel: str, *, thread_ts: str | None = None,
+                     since: datetime | None = None) -> dict[str, str]:
+        """What the bot posted with ``once(key)`` in ``thread_ts``'s thread (the parent included), or
+        else at the top of ``channel`` since ``since``: key -> ts. A process that died between Slack
+        taking a message and the database recording it finds the message here instead of posting
+        it twice. Reads at most ``POSTED_PAGES`` pages (the messages since a run began). Raises only
+        when Slack is unavailable; what it cannot read is taken as not posted."""
+        if thread_ts:
+            method, kwargs = "conversations_replies", {"ts": thread_ts}
+        else:
+            oldest = (as_utc(since) - POSTED_CLOCK_SKEW).timestamp() if since is not None else 0
+            method, kwargs = "conversations_history", {"oldest": f"{max(oldest, 0):.6f}"}
+        found: dict[str, str] = {}
+        cursor, joined = None, False
+        for _ in range(POSTED_PAGES):
+            try:
+                response = await self.call(method, channel=channel, include_all_metadata=True, limit=200,
+                                            **kwargs, **({"cursor": cursor} if cursor else {}))
+            except SlackApiError as exc:
+                if slack_unavailable(exc):
+                    raise  # the caller tries again later
+                if error_code(exc) == "not_in_channel" and not joined:
+                    joined = True
+                    try:
+                        await self.call("conversations_join", channel=channel)  # reading needs membership
+                        continue
+                    except SlackApiError as refused:
+                        if slack_unavailable(refused):
+                            raise
+                        exc = refused
+                # Cannot read it back (a scope the install lacks, a channel gone): post, as before.
+                log.warning("could not read back %s (%s); posting without looking", channel, error_code(exc))
+                break
+            for message in response.get("messages") or []:
+                metadata = message.get("metadata") or {}
+                payload = metadata.get("event_payload")
+                if metadata.get("event_type") == POSTED_EVENT and isinstance(payload, dict) and payload.get("key"):
+                    found.setdefault(str(payload["key"]), str(message.get("ts")))
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
         return found
 
     async def update(self, channel: str, ts: str, message: SlackMessage) -> None:

@@ -4,8 +4,10 @@ The parent message in the channel (or the user's DM when the bot may not post th
 message kept up to date while the run syncs, then the progress message turned into the summary,
 the totals on the parent, and the results as replies. The run engine owns the run and its lease;
 this only shows it. How many result messages are in the thread is the run's report cursor, so a
-run resumed half-reported posts the rest, not the start again. While Slack is down, the engine
-keeps the results in the database and asks again later.
+run resumed half-reported posts the rest, not the start again. Each message carries its key in
+Slack's metadata (``slack_io.once``): a resumed run first reads back what the dead process may have
+posted without recording it, so its parent, progress message and result lines are each posted
+once. While Slack is down, the engine keeps the results in the database and asks again later.
 
 Slack calls per run: parent + progress + at most ``Tuning.max_progress_updates`` updates + the
 result messages + summary + parent totals.
@@ -23,7 +25,7 @@ from sqlalchemy.exc import OperationalError
 
 from bot.context import Origin
 from bot.errors import explain, tell_user
-from bot.slack_io import SlackOut, error_code, slack_unavailable
+from bot.slack_io import SlackOut, error_code, once, slack_unavailable
 from bot.threads import SlackThread, ThreadStore
 from bot.tuning import Tuning
 from bot.ui.audit import audit_parent
@@ -42,7 +44,6 @@ from sync_core.store.tables import RunState, SyncRun, as_utc
 
 log = logging.getLogger(__name__)
 
-RESULTS_EVENT = "salla_sync_results"  # the metadata of each result message: its run and part
 AUDIT_ORIGIN = "audit"  # SlackThread.origin of the runs an audit's "Sync N missing" starts
 
 
@@ -54,6 +55,9 @@ class SlackThreadReporter:
         self.tuning = tuning
         self.thread: SlackThread | None = None
         self._opening: asyncio.Task[bool] | None = None
+        # Whether a message of this run may be in Slack without its ts in the database: the run was
+        # resumed from a process that died, or a post here failed (Slack may have taken it).
+        self._look_first = False
         self._ticker: asyncio.Task | None = None
         self._stop = asyncio.Event()
 
@@ -64,6 +68,7 @@ class SlackThreadReporter:
         if self.thread is None:
             log.info("run %s (%s) has no Slack thread; its results are in the log only", live.run_id, live.run.source)
             return
+        self._look_first = live.resumed
         # The thread's first messages go out while the sync starts: Slack's answers (about a second
         # with its per-channel pace) are not on the first order's way.
         self._opening = asyncio.create_task(self._open_first(live))
@@ -96,16 +101,13 @@ class SlackThreadReporter:
         if live.resumed and cursor.position < len(messages):
             # A process may have died between Slack taking a message and the cursor being stored:
             # the thread says which of this run's messages are in it already.
-            posted = {p.get("part") for p in await self.out.thread_metadata(thread.channel_id, thread.parent_ts,
-                                                                              RESULTS_EVENT)
-                      if p.get("run_id") == live.run_id}
-            while cursor.position < len(messages) and cursor.position in posted:
+            posted = await self.out.posted(thread.channel_id, thread_ts=thread.parent_ts)
+            while cursor.position < len(messages) and _result_key(live.run_id, cursor.position) in posted:
                 if not await cursor.advance():
                     return False
         while cursor.position < len(messages):
             await self.out.post(thread.channel_id, messages[cursor.position], thread_ts=thread.parent_ts,
-                                metadata={"event_type": RESULTS_EVENT,
-                                          "event_payload": {"run_id": live.run_id, "part": cursor.position}})
+                                metadata=once(_result_key(live.run_id, cursor.position)))
             if not await cursor.advance():
                 return False  # another process holds the run now: it posts the rest
         summary = summary_message(live.run_id, thread.user_id, list(results), retry_of=run.retry_of,
@@ -150,12 +152,14 @@ class SlackThreadReporter:
             await self._open_thread(live)
             return True
         except Exception as exc:
+            self._look_first = True  # Slack may have taken a message whose answer was lost
             log.warning("run %s: could not open its thread yet (%s); syncing anyway", live.run_id,
                         error_code(exc) or type(exc).__name__)
             return False
 
     async def _open_thread(self, live: LiveRun) -> SlackThread:
-        """Post the parent (root runs) and the progress message, once; remember where they are."""
+        """Post the parent (root runs) and the progress message, once; remember where they are.
+        Each is posted with its key, and looked for first when it may be in Slack already."""
         thread = self.thread
         assert thread is not None
         if thread.parent_ts is None:
@@ -164,25 +168,35 @@ class SlackThreadReporter:
             thread.channel_id, thread.parent_ts = channel, ts
             await asyncio.to_thread(self.threads.set, thread.run_id, channel_id=channel, parent_ts=ts)
         if thread.progress_ts is None:
-            assert thread.channel_id is not None
-            thread.progress_ts = await self.out.post(thread.channel_id, self._progress(live), thread_ts=thread.parent_ts)
+            assert thread.channel_id is not None and thread.parent_ts is not None
+            key = f"run {thread.run_id} progress"
+            found = (await self.out.posted(thread.channel_id, thread_ts=thread.parent_ts)).get(key) \
+                if self._look_first else None
+            thread.progress_ts = found or await self.out.post(thread.channel_id, self._progress(live),
+                                                              thread_ts=thread.parent_ts, metadata=once(key))
             await asyncio.to_thread(self.threads.set, thread.run_id, progress_ts=thread.progress_ts)
         return thread
 
     async def _post_parent(self, thread: SlackThread, message: SlackMessage) -> tuple[str, str]:
         """In the channel asked for (joining it if needed); else in the user's DM, and say why."""
+        key = f"run {thread.run_id} parent"
         channel = thread.requested_channel
         refused: str | None = None
         if channel:
             try:
-                return channel, await self.out.post_joining(channel, message)
+                found = (await self.out.posted(channel, since=thread.created_at)).get(key) \
+                    if self._look_first else None
+                return channel, found or await self.out.post_joining(channel, message, metadata=once(key))
             except SlackApiError as exc:
                 if slack_unavailable(exc):  # not a refusal: try the channel again later
                     raise
                 refused = error_code(exc) or "refused"
                 log.info("can't post in %s (%s); using the DM of %s", channel, refused, thread.user_id)
         dm = await self.out.dm_channel(thread.user_id)
-        ts = await self.out.post(dm, message)
+        found = (await self.out.posted(dm, since=thread.created_at)).get(key) if self._look_first else None
+        if found:
+            return dm, found  # and the user was told why then
+        ts = await self.out.post(dm, message, metadata=once(key))
         if channel:
             await tell_user(self.out, f"I can't post in <#{channel}> ({refused}), so your sync's results are in "
                                       "our direct messages. Invite me to the channel to get them there next time.",
@@ -247,6 +261,10 @@ class SlackThreadReporter:
                                      from_home=root.origin == Origin.HOME.value, totals=Counter(latest.values()),
                                      reruns=len(chain) - 1)
         await self.out.update(root.channel_id, root.parent_ts, message)
+
+
+def _result_key(run_id: int, part: int) -> str:
+    return f"run {run_id} results {part}"
 
 
 def run_duration(run: SyncRun | None) -> float | None:

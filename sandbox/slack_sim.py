@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import itertools
 import threading
-import time
 
 from aiohttp import web
 
@@ -109,7 +108,7 @@ class SlackSimulator(AppRequests, SlackSocketMode, SlackFiles, SlackWebApi, Loop
         self._server = LoopbackServer(self._build_app, host=host, port=port)
         self.base_url: str | None = None
         self._serial = itertools.count(1)
-        self._ts_base = int(time.time())
+        self._last_ts = 0
         self.reset()
 
     def _build_app(self) -> web.Application:

@@ -246,6 +246,26 @@ class SlackWebApi(SlackWorkspace):
             messages.append(body)
         return {"messages": messages, "has_more": False}
 
+    def _m_conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The channel's top-level messages, newest first, from ``oldest`` on (``limit`` a page, then
+        ``cursor``; metadata only with ``include_all_metadata``). The bot must be in the channel."""
+        channel = self._resolve_channel(args.get("channel"))
+        oldest = float(args.get("oldest") or 0)
+        limit = max(1, min(int(args.get("limit") or 100), 999))
+        start = int(args.get("cursor") or 0)
+        with_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+        newest_first = [m for m in reversed(self._messages.get(channel, [])) if not m.is_reply and float(m.ts) > oldest]
+        page = newest_first[start:start + limit]
+        messages = []
+        for message in page:
+            body = message.to_json()
+            if not with_metadata:
+                body.pop("metadata", None)
+            messages.append(body)
+        more = start + limit < len(newest_first)
+        return {"messages": messages, "has_more": more,
+                "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
+
     def _m_chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = self._resolve_channel(args.get("channel"), posting=False)
         message = self._find(channel, str(args.get("ts") or ""))

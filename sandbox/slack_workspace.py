@@ -95,7 +95,7 @@ class SlackWorkspace:
 
     _lock: threading.RLock
     _serial: itertools.count
-    _ts_base: int
+    _last_ts: int  # microseconds
     base_url: str | None
 
     def reset(self) -> None:
@@ -198,7 +198,10 @@ class SlackWorkspace:
     # -- storing messages -----------------------------------------------------------------------------------
 
     def _next_ts(self) -> str:
-        return f"{self._ts_base}.{next(self._serial):06d}"
+        """A message's ts as Slack makes it: the time it was posted, in microseconds, unique."""
+        with self._lock:
+            self._last_ts = max(time.time_ns() // 1000, self._last_ts + 1)
+            return f"{self._last_ts // 1_000_000}.{self._last_ts % 1_000_000:06d}"
 
     def _store_message(self, channel: str, text: str | None, blocks: list | None,
                        thread_ts: str | None) -> Message:

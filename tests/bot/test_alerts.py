@@ -133,3 +133,31 @@ async def test_the_daily_audit_says_what_was_synced_automatically(alerted):
     await daily.tick()
     [line] = bot.slack.top_level("C0DAILY")  # no Salla invoice is dated today in the sample store
     assert "that day: 1 synced automatically, 1 failed" in line.as_text()
+
+
+async def test_an_alert_slack_took_before_the_database_could_record_it_is_posted_once(alerted, monkeypatch):
+    """Slack took the alert; recording its ts failed (the database away for a moment, or the process
+    gone). The next attempt finds the alert in the channel instead of posting a second one."""
+    from sqlalchemy.exc import OperationalError
+
+    bot = alerted
+    threads = deps_of(bot.app).worker.threads
+    record = threads.set_alert
+    lost = []
+
+    def set_alert(alert_id, **values):
+        if "ts" in values and not lost:
+            lost.append(values["ts"])
+            raise OperationalError("UPDATE slack_alert", {}, Exception("database is locked"))
+        record(alert_id, **values)
+
+    monkeypatch.setattr(threads, "set_alert", set_alert)
+    invoice = bot.salla.store.order_by_reference(1001).invoices[0]
+    bot.salla.fail_next(status=503, count=ATTEMPTS, path_contains=f"/orders/invoices/{invoice.id}")
+    await webhook_for(bot, 1001, 1)
+    [run_id] = await drain(bot)
+    assert lost, "the alert's ts was never recorded: the fault did not happen"
+    [alert] = bot.slack.top_level(ALERTS)
+    assert alert.ts == lost[0] and "Order `1001` *Failed*" in alert.as_text()
+    assert bot.store.get_run(run_id).reported_at is not None
+    assert bot.threads.open_alert(str(bot.salla.store.order_by_reference(1001).id)).ts == alert.ts

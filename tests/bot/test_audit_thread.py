@@ -181,3 +181,38 @@ async def test_an_audits_missing_invoices_download_as_csv(bot):
     listed = [line for m in bot.slack.replies(CHANNEL, parent.ts)[1:] for line in m.lines()]
     assert len(rows) == len(listed) > 0
     assert {r["reference number"] for r in rows} == {line.split("`")[1] for line in listed}
+
+
+async def test_an_audit_whose_process_died_before_recording_its_posts_posts_nothing_twice(bot):
+    """The process posted the parent, the progress reply and the missing line, and died before it
+    recorded any of them. The process that resumes the audit finds them in the channel: one parent,
+    the progress reply turned into the summary, the missing line once."""
+    from datetime import date, timedelta
+
+    from bot.app import worker_of
+    from bot.audits import resume_audits
+    from bot.slack_io import once
+    from bot.threads import SlackAudit
+    from bot.ui.audit import audit_parent, audit_progress, missing_messages
+    from sync_core.audit import AuditProgress, AuditRange
+    from sync_core.store.tables import utcnow
+
+    worker = worker_of(bot.app)
+    dead = bot.threads.add_audit(SlackAudit(user_id=USER, channel_id=CHANNEL, days="2026-11-20", first_day="2026-11-20",
+                                            last_day="2026-11-20", owner="dead",
+                                            lease_until=utcnow() - timedelta(seconds=1)))
+    report = await worker.service.audit.run(AuditRange(date(2026, 11, 20), date(2026, 11, 20)))
+    [missing_line] = missing_messages(report)
+    parent_ts = await worker.out.post(CHANNEL, audit_parent(USER, "2026-11-20"), metadata=once(f"audit {dead.id} parent"))
+    progress_ts = await worker.out.post(CHANNEL, audit_progress(AuditProgress()), thread_ts=parent_ts,
+                                        metadata=once(f"audit {dead.id} summary"))
+    await worker.out.post(CHANNEL, missing_line, thread_ts=parent_ts, metadata=once(f"audit {dead.id} missing 0"))
+
+    assert await resume_audits(worker) == [dead.id]
+    await bot.idle()
+    [parent] = bot.slack.top_level(CHANNEL)
+    summary, missing = bot.slack.replies(CHANNEL, parent_ts)
+    assert parent.ts == parent_ts and summary.ts == progress_ts and "1 missing" in summary.as_text()
+    assert "`1001`" in missing.as_text()
+    done = bot.threads.get_audit(dead.id)
+    assert (done.parent_ts, done.summary_ts) == (parent_ts, progress_ts) and done.owner is None

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from e2e_slack import CHANNEL, USER, lines_for, result_lines
 
 from bot.app import worker_of
@@ -139,3 +141,61 @@ async def test_a_kill_between_slack_taking_a_message_and_its_record_posts_it_onc
     lines = result_lines(bot.slack, bot.threads.get(run_id))
     assert len(lines) == len(set(lines)) == 4  # each once
     assert all(len(lines_for(lines, n)) == 1 for n in numbers)
+
+
+class DropsTheOpening:
+    """The thread store of a process that dies right after Slack took the parent and the progress
+    message, before it recorded where they are: what it writes about them is lost."""
+
+    def __init__(self, threads) -> None:
+        self.threads = threads
+
+    def set(self, run_id: int, **values) -> None:
+        kept = {k: v for k, v in values.items() if k not in ("channel_id", "parent_ts", "progress_ts")}
+        if kept:
+            self.threads.set(run_id, **kept)
+
+    def __getattr__(self, name):
+        return getattr(self.threads, name)
+
+
+@pytest.mark.parametrize("where", ["channel", "dm"])
+async def test_a_kill_between_slack_taking_the_parent_and_its_record_posts_one_parent(bot, where):
+    """The run's parent and progress message were in Slack, their ts not in the database, when the
+    process died. The process that resumes the run reads the channel (or the DM) back and answers
+    in that thread: one parent, one progress message turned into the summary."""
+    from bot import thread_reporter
+
+    if where == "dm":
+        bot.slack.channel_not_found(CHANNEL)
+    worker = worker_of(bot.app)
+    run_id = await worker.submit(["1001", "1099"], ModalContext(origin=Origin.COMMAND, user_id=USER,
+                                                                 channel_id=CHANNEL), USER)
+
+    class DiesAfterOpening(thread_reporter.SlackThreadReporter):
+        async def report(self, live, results, cursor):
+            await self._opening
+            return False  # died before its results were posted
+
+    first = DiesAfterOpening(worker.out, DropsTheOpening(worker.threads), bot.store, worker.tuning)
+    assert not await bot.service.engine.drive(run_id, first)
+    assert bot.threads.get(run_id).parent_ts is None
+    channel = CHANNEL if where == "channel" else bot.slack.dm_channel_of(USER)
+    before = bot.slack.top_level(channel)  # in the DM, also the note saying why the thread is there
+    [parent] = [m for m in before if "can't post" not in m.as_text()]
+    told = len(bot.slack.ephemerals(USER))
+    owner_gone(bot, run_id)
+
+    assert await worker.resume() == [run_id]
+    await bot.idle()
+    thread = bot.threads.get(run_id)
+    assert (thread.channel_id, thread.parent_ts) == (channel, parent.ts)
+    assert bot.slack.top_level(channel) == before  # no second parent (and no second note)
+    assert "Totals" in bot.slack.message(channel, parent.ts).as_text()
+    replies = bot.slack.replies(channel, parent.ts)
+    assert [m.ts for m in replies if "Sync" in m.as_text() and f"run {run_id}" in m.as_text().lower()] \
+        == [thread.progress_ts]  # one progress message, turned into the summary
+    assert "Sync finished" in bot.slack.message(channel, thread.progress_ts).as_text()
+    lines = result_lines(bot.slack, thread)
+    assert len(lines_for(lines, "1001")) == 1 and len(lines_for(lines, "1099")) == 1
+    assert len(bot.slack.ephemerals(USER)) == told  # "I can't post in #channel" said once

@@ -78,3 +78,48 @@ async def test_scripted_faults(slack, client):
 
     bad_token = AsyncWebClient(token="xoxb-wrong", base_url=slack.api_url, retry_handlers=[])
     assert (await error_of(bad_token.auth_test()))[0] == "invalid_auth"
+
+
+async def test_history_reads_top_level_messages_newest_first_in_pages(slack, client):
+    import time
+
+    before = time.time()
+    meta = {"event_type": "salla_sync_post", "event_payload": {"key": "k"}}
+    first = await client.chat_postMessage(channel="C1", text="first", metadata=meta)
+    await client.chat_postMessage(channel="C1", text="reply", thread_ts=first["ts"])
+    second = await client.chat_postMessage(channel="C1", text="second")
+    third = await client.chat_postMessage(channel="C1", text="third")
+    assert before - 1 < float(first["ts"]) < float(second["ts"]) < float(third["ts"]) < time.time() + 1  # a time, as Slack's
+
+    page = await client.conversations_history(channel="C1", limit=2, include_all_metadata=True)
+    assert [m["text"] for m in page["messages"]] == ["third", "second"] and page["has_more"]
+    rest = await client.conversations_history(channel="C1", limit=2, include_all_metadata=True,
+                                              cursor=page["response_metadata"]["next_cursor"])
+    assert [m["text"] for m in rest["messages"]] == ["first"] and not rest["has_more"]
+    assert rest["messages"][0]["metadata"] == meta  # replies are not in the history; metadata when asked
+    plain = await client.conversations_history(channel="C1", oldest=second["ts"])
+    assert [m["text"] for m in plain["messages"]] == ["third"] and "metadata" not in plain["messages"][0]
+    slack.not_in_channel("C2")
+    assert await error_of(client.conversations_history(channel="C2")) == ("not_in_channel", 200)
+
+
+async def test_what_the_bot_posted_is_read_back_by_its_key(slack, client):
+    from datetime import datetime, timezone
+
+    from bot.slack_io import SlackOut, once
+    from bot.ui.thread import SlackMessage
+    from e2e_slack import TEST_TUNING
+
+    out = SlackOut(client, TEST_TUNING)
+    since = datetime.now(timezone.utc)
+    parent = await out.post("C1", SlackMessage(text="parent", blocks=None), metadata=once("run 1 parent"))
+    for n in range(450):  # more than two pages of 200 after it
+        await client.chat_postMessage(channel="C1", text=f"chatter {n}")
+    reply = await out.post("C1", SlackMessage(text="progress", blocks=None), thread_ts=parent, metadata=once("run 1 progress"))
+    assert (await out.posted("C1", since=since)) == {"run 1 parent": parent}
+    assert (await out.posted("C1", thread_ts=parent)) == {"run 1 parent": parent, "run 1 progress": reply}
+    slack.not_in_channel("C2")
+    assert await out.posted("C2", since=since) == {}  # read after joining: nothing posted there
+    assert slack.joined == ["C2"]
+    slack.channel_not_found("C3")
+    assert await out.posted("C3", since=since) == {}  # cannot be read: taken as not posted

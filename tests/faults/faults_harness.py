@@ -278,8 +278,10 @@ class Cluster:
             assert f"{count} {status}" in parent, (status, count, parent)
         assert "Sync finished" in self.slack.message(thread.channel_id, thread.progress_ts).as_text()
         replies = self.slack.replies(thread.channel_id, thread.parent_ts)
-        lines = [line for m in replies if m.blocks and all(b.get("type") == "section" for b in m.blocks)
-                 for line in m.lines()]
+        results = [m for m in replies if m.blocks and all(b.get("type") == "section" for b in m.blocks)]
+        others = [m.ts for m in replies if m.ts not in {r.ts for r in results}]
+        assert others == [thread.progress_ts], "one progress message per run, turned into the summary"
+        lines = [line for m in results for line in m.lines()]
         seen: Counter = Counter()
         for number in workload.numbers:
             mine = [line for line in lines if f"`{number}`" in line]
