@@ -231,40 +231,21 @@ class SlackWebApi(SlackWorkspace):
         return {"channel": channel, "ts": message.ts, "message": message.to_json()}
 
     def _m_conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
-        """A thread's messages, the parent first (metadata only with ``include_all_metadata``)."""
+        """A thread's messages, the parent first, in pages."""
         channel = self._resolve_channel(args.get("channel"))
         parent = self._find(channel, str(args.get("ts") or ""))
         if parent is None:
             raise _Refused("thread_not_found")
-        with_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
         thread = [parent] + [m for m in self._messages.get(channel, []) if m.thread_ts == parent.ts and m is not parent]
-        messages = []
-        for message in thread:
-            body = message.to_json()
-            if not with_metadata:
-                body.pop("metadata", None)
-            messages.append(body)
-        return {"messages": messages, "has_more": False}
+        return _page(thread, args)
 
     def _m_conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
-        """The channel's top-level messages, newest first, from ``oldest`` on (``limit`` a page, then
-        ``cursor``; metadata only with ``include_all_metadata``). The bot must be in the channel."""
+        """The channel's top-level messages, newest first, from ``oldest`` on, in pages. The bot must
+        be in the channel."""
         channel = self._resolve_channel(args.get("channel"))
         oldest = float(args.get("oldest") or 0)
-        limit = max(1, min(int(args.get("limit") or 100), 999))
-        start = int(args.get("cursor") or 0)
-        with_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
-        newest_first = [m for m in reversed(self._messages.get(channel, [])) if not m.is_reply and float(m.ts) > oldest]
-        page = newest_first[start:start + limit]
-        messages = []
-        for message in page:
-            body = message.to_json()
-            if not with_metadata:
-                body.pop("metadata", None)
-            messages.append(body)
-        more = start + limit < len(newest_first)
-        return {"messages": messages, "has_more": more,
-                "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
+        return _page([m for m in reversed(self._messages.get(channel, [])) if not m.is_reply and float(m.ts) > oldest],
+                     args)
 
     def _m_chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = self._resolve_channel(args.get("channel"), posting=False)
@@ -384,3 +365,19 @@ async def _decode(request: web.Request) -> dict[str, Any]:
             except json.JSONDecodeError:
                 pass
     return args
+
+
+def _page(messages: list, args: dict[str, Any]) -> dict[str, Any]:
+    """``limit`` messages (100 unless asked, 999 at most) from ``cursor`` on, and the next cursor;
+    their metadata only with ``include_all_metadata``, as Slack answers conversations.* reads."""
+    limit = max(1, min(int(args.get("limit") or 100), 999))
+    start = int(args.get("cursor") or 0)
+    with_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+    bodies = []
+    for message in messages[start:start + limit]:
+        body = message.to_json()
+        if not with_metadata:
+            body.pop("metadata", None)
+        bodies.append(body)
+    more = start + limit < len(messages)
+    return {"messages": bodies, "has_more": more, "response_metadata": {"next_cursor": str(start + limit) if more else ""}}

@@ -113,8 +113,8 @@ async def test_what_the_bot_posted_is_read_back_by_its_key(slack, client):
     out = SlackOut(client, TEST_TUNING)
     since = datetime.now(timezone.utc)
     parent = await out.post("C1", SlackMessage(text="parent", blocks=None), metadata=once("run 1 parent"))
-    for n in range(450):  # more than two pages of 200 after it
-        await client.chat_postMessage(channel="C1", text=f"chatter {n}")
+    for n in range(450):  # more than two pages of 200 after it, in the channel and in the thread
+        await client.chat_postMessage(channel="C1", text=f"chatter {n}", thread_ts=parent if n % 2 else None)
     reply = await out.post("C1", SlackMessage(text="progress", blocks=None), thread_ts=parent, metadata=once("run 1 progress"))
     assert (await out.posted("C1", since=since)) == {"run 1 parent": parent}
     assert (await out.posted("C1", thread_ts=parent)) == {"run 1 parent": parent, "run 1 progress": reply}
