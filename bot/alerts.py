@@ -27,7 +27,7 @@ from sqlalchemy.exc import OperationalError
 
 from bot.ids import ActionId, BlockId
 from bot.runs import RunWorker
-from bot.slack_io import SlackOut, once, slack_unavailable
+from bot.slack_io import PostedOnce, SlackOut, slack_unavailable
 from bot.threads import SlackAlert, SlackThread, ThreadStore
 from bot.ui.limits import escape, message_blocks, truncate
 from bot.ui.thread import SlackMessage
@@ -105,12 +105,12 @@ class AlertsReporter(QuietReporter):
             await asyncio.to_thread(self.threads.set_alert, alert.id, reason=reason, run_id=run_id)
             alert.reason, alert.run_id = reason, run_id
         if alert.ts is None:
-            # An alert stored without its ts: the process that posted it may have died before recording it.
+            # An alert stored earlier without its ts: the process that posted it may have died before recording it.
+            posts = PostedOnce(self.out, look_first=not new, since=alert.created_at)
             key = f"alert {alert.id}"
-            found = None if new else (await self.out.posted(alert.channel_id, since=alert.created_at)).get(key)
-            if found:
-                await self.out.update(alert.channel_id, found, alert_message(alert))
-            ts = found or await self.out.post(alert.channel_id, alert_message(alert), metadata=once(key))
+            ts = await posts.post(alert.channel_id, key, alert_message(alert))
+            if key in posts.found_again:
+                await self.out.update(alert.channel_id, ts, alert_message(alert))
             await asyncio.to_thread(self.threads.set_alert, alert.id, ts=ts)
         else:
             await self.out.update(alert.channel_id, alert.ts, alert_message(alert, note="failed again"))

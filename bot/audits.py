@@ -16,10 +16,9 @@ import time
 from datetime import date, datetime, timedelta
 
 from bot.runs import RunWorker
-from bot.slack_io import SlackOut, error_code, once
+from bot.slack_io import PostedOnce, error_code
 from bot.thread_reporter import AUDIT_ORIGIN
 from bot.threads import SlackAudit, SlackThread
-from bot.ui.thread import SlackMessage
 from bot.ui.audit import (
     DAILY_USER,
     audit_failed,
@@ -42,36 +41,6 @@ from sync_core.salla.tokens import SallaAuthError
 from sync_core.store.tables import RunSource, utcnow
 
 log = logging.getLogger(__name__)
-
-
-class AuditPosts:
-    """The audit's messages, each posted once under its key (``audit 7 summary``). An audit resumed
-    from a process that died reads back what that process posted, in case it died between Slack
-    taking a message and the database recording it."""
-
-    def __init__(self, out: SlackOut, audit: SlackAudit, *, resumed: bool) -> None:
-        self.out = out
-        self.audit = audit
-        self.resumed = resumed
-        self._threads: dict[str, dict[str, str]] = {}  # a thread's keys, read once
-        self.found_again: set[str] = set()  # the parts a dead process had posted
-
-    async def post(self, part: str, message: SlackMessage, *, thread_ts: str | None = None) -> str:
-        audit = self.audit
-        key = f"audit {audit.id} {part}"
-        if self.resumed:
-            if thread_ts is None:
-                found = await self.out.posted(audit.channel_id, since=audit.created_at)
-            else:
-                if thread_ts not in self._threads:
-                    self._threads[thread_ts] = await self.out.posted(audit.channel_id, thread_ts=thread_ts)
-                found = self._threads[thread_ts]
-            if key in found:
-                self.found_again.add(part)
-                return found[key]
-        if thread_ts is None:
-            return await self.out.post_joining(audit.channel_id, message, metadata=once(key))
-        return await self.out.post(audit.channel_id, message, thread_ts=thread_ts, metadata=once(key))
 
 
 async def run_audit(worker: RunWorker, days: AuditRange, *, user_id: str, channel_id: str) -> int:
@@ -128,7 +97,7 @@ async def continue_audit(worker: RunWorker, audit: SlackAudit, *, resumed: bool 
     assert audit.id is not None
     heartbeat = asyncio.create_task(_keep_lease(worker, audit.id))
     try:
-        await _fill_in(worker, audit, AuditPosts(worker.out, audit, resumed=resumed))
+        await _fill_in(worker, audit, PostedOnce(worker.out, look_first=resumed, since=audit.created_at))
         await asyncio.to_thread(worker.threads.audit_done, audit.id, worker.engine.owner)
     finally:
         heartbeat.cancel()
@@ -146,7 +115,9 @@ async def _keep_lease(worker: RunWorker, audit_id: int) -> None:
             log.warning("audit %s: could not renew its lease (%s)", audit_id, type(exc).__name__)
 
 
-async def _fill_in(worker: RunWorker, audit: SlackAudit, posts: AuditPosts) -> None:
+async def _fill_in(worker: RunWorker, audit: SlackAudit, posts: PostedOnce) -> None:
+    """Each message under its key (``audit 7 summary``): a resumed audit finds what its dead process
+    posted instead of posting it again."""
     out, threads = worker.out, worker.threads
     assert audit.id is not None
     days = AuditRange(date.fromisoformat(audit.first_day), date.fromisoformat(audit.last_day))
@@ -155,10 +126,12 @@ async def _fill_in(worker: RunWorker, audit: SlackAudit, posts: AuditPosts) -> N
     parent_ts, summary_ts = audit.parent_ts, audit.summary_ts
     if not daily:
         if parent_ts is None:
-            parent_ts = await posts.post("parent", audit_parent(audit.user_id, audit.days))
+            parent_ts = await posts.post(channel_id, _key(audit, "parent"), audit_parent(audit.user_id, audit.days),
+                                         joining=True)
             await asyncio.to_thread(threads.set_audit, audit.id, parent_ts=parent_ts)
         if summary_ts is None:
-            summary_ts = await posts.post("summary", audit_progress(AuditProgress()), thread_ts=parent_ts)
+            summary_ts = await posts.post(channel_id, _key(audit, "summary"), audit_progress(AuditProgress()),
+                                          thread_ts=parent_ts)
             await asyncio.to_thread(threads.set_audit, audit.id, summary_ts=summary_ts)
 
     shown = time.monotonic()
@@ -179,7 +152,8 @@ async def _fill_in(worker: RunWorker, audit: SlackAudit, posts: AuditPosts) -> N
         if summary_ts:
             await out.update(channel_id, summary_ts, audit_failed(str(exc)))
         else:
-            await posts.post("failed", daily_failed(days.first, str(exc)), thread_ts=parent_ts)
+            await posts.post(channel_id, _key(audit, "failed"), daily_failed(days.first, str(exc)), thread_ts=parent_ts,
+                             joining=parent_ts is None)
         return
     await asyncio.gather(*updates, return_exceptions=True)
     automatic = None
@@ -188,16 +162,16 @@ async def _fill_in(worker: RunWorker, audit: SlackAudit, posts: AuditPosts) -> N
         automatic = await asyncio.to_thread(worker.service.store.automatic_counts, since, since + timedelta(days=1))
     if daily and parent_ts is None:
         if not report.missing:
-            ts = await posts.post("parent", daily_quiet(report, automatic))
+            ts = await posts.post(channel_id, _key(audit, "parent"), daily_quiet(report, automatic), joining=True)
             await asyncio.to_thread(threads.set_audit, audit.id, parent_ts=ts, report=json.dumps(report.to_json()))
             return
-        parent_ts = await posts.post("parent", daily_parent(days.first))
+        parent_ts = await posts.post(channel_id, _key(audit, "parent"), daily_parent(days.first), joining=True)
         await asyncio.to_thread(threads.set_audit, audit.id, parent_ts=parent_ts)
     assert parent_ts is not None
     await _summarise(worker, audit, report, posts, parent_ts=parent_ts, summary_ts=summary_ts, automatic=automatic)
 
 
-async def _summarise(worker: RunWorker, audit: SlackAudit, report: AuditReport, posts: AuditPosts, *,
+async def _summarise(worker: RunWorker, audit: SlackAudit, report: AuditReport, posts: PostedOnce, *,
                      parent_ts: str, summary_ts: str | None, automatic: dict[str, int] | None = None) -> None:
     """The summary (a new reply, or the progress message turned into it) and the missing lines."""
     assert audit.id is not None
@@ -205,14 +179,18 @@ async def _summarise(worker: RunWorker, audit: SlackAudit, report: AuditReport, 
     await asyncio.to_thread(worker.threads.set_audit, audit.id, report=json.dumps(report.to_json()))
     summary = audit_summary(audit.id, audit.user_id, report, automatic=automatic)
     if summary_ts is None:
-        summary_ts = await posts.post("summary", summary, thread_ts=parent_ts)
+        summary_ts = await posts.post(audit.channel_id, _key(audit, "summary"), summary, thread_ts=parent_ts)
         await asyncio.to_thread(worker.threads.set_audit, audit.id, summary_ts=summary_ts)
-        if "summary" in posts.found_again:
+        if _key(audit, "summary") in posts.found_again:
             await out.update(audit.channel_id, summary_ts, summary)
     else:
         await out.update(audit.channel_id, summary_ts, summary)
     for part, message in enumerate(missing_messages(report)):
-        await posts.post(f"missing {part}", message, thread_ts=parent_ts)
+        await posts.post(audit.channel_id, _key(audit, f"missing {part}"), message, thread_ts=parent_ts)
+
+
+def _key(audit: SlackAudit, part: str) -> str:
+    return f"audit {audit.id} {part}"
 
 
 async def sync_missing(worker: RunWorker, audit_id: int, user_id: str, notify) -> list[int]:

@@ -227,15 +227,10 @@ class SlackOut:
                     raise  # the caller tries again later
                 if error_code(exc) == "not_in_channel" and not joined:
                     joined = True
-                    try:
-                        await self.call("conversations_join", channel=channel)  # reading needs membership
+                    if await self._join_to_read(channel):
                         continue
-                    except SlackApiError as refused:
-                        if slack_unavailable(refused):
-                            raise
-                        exc = refused
-                # Cannot read it back (a scope the install lacks, a channel gone): post, as before.
-                log.warning("could not read back %s (%s); posting without looking", channel, error_code(exc))
+                else:  # cannot read it back (a scope the install lacks, a channel gone): post, as before
+                    log.warning("could not read back %s (%s); posting without looking", channel, error_code(exc))
                 break
             for message in response.get("messages") or []:
                 metadata = message.get("metadata") or {}
@@ -246,6 +241,17 @@ class SlackOut:
             if not cursor:
                 break
         return found
+
+    async def _join_to_read(self, channel: str) -> bool:
+        """Join a public channel to read it (conversations.join); False if it refuses."""
+        try:
+            await self.call("conversations_join", channel=channel)
+            return True
+        except SlackApiError as exc:
+            if slack_unavailable(exc):
+                raise
+            log.warning("could not read back %s (joining: %s); posting without looking", channel, error_code(exc))
+            return False
 
     async def update(self, channel: str, ts: str, message: SlackMessage) -> None:
         # Not paced per channel: the one-a-second guidance is chat.postMessage's; chat.update is a
@@ -268,3 +274,39 @@ class SlackOut:
             log.warning("response_url answer failed: %s", type(exc).__name__)
             return False
         return response.status_code == 200
+
+
+class PostedOnce:
+    """Messages posted once each, under a key in their metadata (``once``). With ``look_first``
+    (work resumed from a process that died), what is already in a thread or at the top of a channel
+    since ``since`` is read back first, once a place, and a message found there is not posted
+    again. A post that fails other than by Slack refusing it turns ``look_first`` on: Slack may have
+    taken it and the answer been lost."""
+
+    def __init__(self, out: SlackOut, *, look_first: bool, since: datetime | None) -> None:
+        self.out = out
+        self.look_first = look_first
+        self.since = since
+        self.found_again: set[str] = set()  # the keys a dead process (or a lost answer) had posted
+        self._read: dict[tuple[str, str | None], dict[str, str]] = {}  # (channel, thread) -> key -> ts
+
+    async def post(self, channel: str, key: str, message: SlackMessage, *, thread_ts: str | None = None,
+                   joining: bool = False) -> str:
+        """The message's ts: found again, or posted now (``joining`` the channel if need be)."""
+        if self.look_first:
+            where = (channel, thread_ts)
+            if where not in self._read:
+                self._read[where] = await self.out.posted(channel, thread_ts=thread_ts, since=self.since)
+            found = self._read[where].get(key)
+            if found is not None:
+                self.found_again.add(key)
+                return found
+        try:
+            if joining:
+                return await self.out.post_joining(channel, message, metadata=once(key))
+            return await self.out.post(channel, message, thread_ts=thread_ts, metadata=once(key))
+        except Exception as exc:
+            if not isinstance(exc, SlackApiError) or slack_unavailable(exc):  # not a plain refusal
+                self.look_first = True
+                self._read.pop((channel, thread_ts), None)  # read again: it may be there now
+            raise

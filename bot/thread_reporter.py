@@ -5,7 +5,7 @@ message kept up to date while the run syncs, then the progress message turned in
 the totals on the parent, and the results as replies. The run engine owns the run and its lease;
 this only shows it. How many result messages are in the thread is the run's report cursor, so a
 run resumed half-reported posts the rest, not the start again. Each message carries its key in
-Slack's metadata (``slack_io.once``): a resumed run first reads back what the dead process may have
+Slack's metadata (``slack_io.PostedOnce``): a resumed run first reads back what the dead process may have
 posted without recording it, so its parent, progress message and result lines are each posted
 once. While Slack is down, the engine keeps the results in the database and asks again later.
 
@@ -25,7 +25,7 @@ from sqlalchemy.exc import OperationalError
 
 from bot.context import Origin
 from bot.errors import explain, tell_user
-from bot.slack_io import SlackOut, error_code, once, slack_unavailable
+from bot.slack_io import PostedOnce, SlackOut, error_code, slack_unavailable
 from bot.threads import SlackThread, ThreadStore
 from bot.tuning import Tuning
 from bot.ui.audit import audit_parent
@@ -55,9 +55,7 @@ class SlackThreadReporter:
         self.tuning = tuning
         self.thread: SlackThread | None = None
         self._opening: asyncio.Task[bool] | None = None
-        # Whether a message of this run may be in Slack without its ts in the database: the run was
-        # resumed from a process that died, or a post here failed (Slack may have taken it).
-        self._look_first = False
+        self._posts: PostedOnce | None = None  # the thread's messages, each posted once
         self._ticker: asyncio.Task | None = None
         self._stop = asyncio.Event()
 
@@ -68,7 +66,7 @@ class SlackThreadReporter:
         if self.thread is None:
             log.info("run %s (%s) has no Slack thread; its results are in the log only", live.run_id, live.run.source)
             return
-        self._look_first = live.resumed
+        self._posts = PostedOnce(self.out, look_first=live.resumed, since=self.thread.created_at)
         # The thread's first messages go out while the sync starts: Slack's answers (about a second
         # with its per-channel pace) are not on the first order's way.
         self._opening = asyncio.create_task(self._open_first(live))
@@ -94,20 +92,14 @@ class SlackThreadReporter:
         if self._opening is not None:
             await self._opening  # never two openings at once: this one opens the thread if that one could not
         thread = await self._open_thread(live)
-        assert thread.channel_id and thread.parent_ts and thread.progress_ts
+        assert thread.channel_id and thread.parent_ts and thread.progress_ts and self._posts
         run = live.run
         cancelled_by = live.cancel_requested_by if run.state == RunState.CANCELLED.value else None
         messages = result_messages(list(results))
-        if live.resumed and cursor.position < len(messages):
-            # A process may have died between Slack taking a message and the cursor being stored:
-            # the thread says which of this run's messages are in it already.
-            posted = await self.out.posted(thread.channel_id, thread_ts=thread.parent_ts)
-            while cursor.position < len(messages) and _result_key(live.run_id, cursor.position) in posted:
-                if not await cursor.advance():
-                    return False
         while cursor.position < len(messages):
-            await self.out.post(thread.channel_id, messages[cursor.position], thread_ts=thread.parent_ts,
-                                metadata=once(_result_key(live.run_id, cursor.position)))
+            # Already in the thread when a process died between Slack taking it and the cursor moving.
+            await self._posts.post(thread.channel_id, f"run {live.run_id} results {cursor.position}",
+                                   messages[cursor.position], thread_ts=thread.parent_ts)
             if not await cursor.advance():
                 return False  # another process holds the run now: it posts the rest
         summary = summary_message(live.run_id, thread.user_id, list(results), retry_of=run.retry_of,
@@ -152,52 +144,43 @@ class SlackThreadReporter:
             await self._open_thread(live)
             return True
         except Exception as exc:
-            self._look_first = True  # Slack may have taken a message whose answer was lost
             log.warning("run %s: could not open its thread yet (%s); syncing anyway", live.run_id,
                         error_code(exc) or type(exc).__name__)
             return False
 
     async def _open_thread(self, live: LiveRun) -> SlackThread:
-        """Post the parent (root runs) and the progress message, once; remember where they are.
-        Each is posted with its key, and looked for first when it may be in Slack already."""
-        thread = self.thread
-        assert thread is not None
+        """Post the parent (root runs) and the progress message, once; remember where they are."""
+        thread, posts = self.thread, self._posts
+        assert thread is not None and posts is not None
         if thread.parent_ts is None:
             message = parent_message(thread.user_id, live.total, from_home=thread.origin == Origin.HOME.value)
             channel, ts = await self._post_parent(thread, message)
             thread.channel_id, thread.parent_ts = channel, ts
             await asyncio.to_thread(self.threads.set, thread.run_id, channel_id=channel, parent_ts=ts)
         if thread.progress_ts is None:
-            assert thread.channel_id is not None and thread.parent_ts is not None
-            key = f"run {thread.run_id} progress"
-            found = (await self.out.posted(thread.channel_id, thread_ts=thread.parent_ts)).get(key) \
-                if self._look_first else None
-            thread.progress_ts = found or await self.out.post(thread.channel_id, self._progress(live),
-                                                              thread_ts=thread.parent_ts, metadata=once(key))
+            assert thread.channel_id is not None
+            thread.progress_ts = await posts.post(thread.channel_id, f"run {thread.run_id} progress",
+                                                  self._progress(live), thread_ts=thread.parent_ts)
             await asyncio.to_thread(self.threads.set, thread.run_id, progress_ts=thread.progress_ts)
         return thread
 
     async def _post_parent(self, thread: SlackThread, message: SlackMessage) -> tuple[str, str]:
         """In the channel asked for (joining it if needed); else in the user's DM, and say why."""
+        assert self._posts is not None
         key = f"run {thread.run_id} parent"
         channel = thread.requested_channel
         refused: str | None = None
         if channel:
             try:
-                found = (await self.out.posted(channel, since=thread.created_at)).get(key) \
-                    if self._look_first else None
-                return channel, found or await self.out.post_joining(channel, message, metadata=once(key))
+                return channel, await self._posts.post(channel, key, message, joining=True)
             except SlackApiError as exc:
                 if slack_unavailable(exc):  # not a refusal: try the channel again later
                     raise
                 refused = error_code(exc) or "refused"
                 log.info("can't post in %s (%s); using the DM of %s", channel, refused, thread.user_id)
         dm = await self.out.dm_channel(thread.user_id)
-        found = (await self.out.posted(dm, since=thread.created_at)).get(key) if self._look_first else None
-        if found:
-            return dm, found  # and the user was told why then
-        ts = await self.out.post(dm, message, metadata=once(key))
-        if channel:
+        ts = await self._posts.post(dm, key, message)
+        if channel and key not in self._posts.found_again:  # else the user was told why then
             await tell_user(self.out, f"I can't post in <#{channel}> ({refused}), so your sync's results are in "
                                       "our direct messages. Invite me to the channel to get them there next time.",
                             user_id=thread.user_id, channel_id=channel, response_url=thread.response_url)
@@ -261,10 +244,6 @@ class SlackThreadReporter:
                                      from_home=root.origin == Origin.HOME.value, totals=Counter(latest.values()),
                                      reruns=len(chain) - 1)
         await self.out.update(root.channel_id, root.parent_ts, message)
-
-
-def _result_key(run_id: int, part: int) -> str:
-    return f"run {run_id} results {part}"
 
 
 def run_duration(run: SyncRun | None) -> float | None:

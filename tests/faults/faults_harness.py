@@ -278,8 +278,9 @@ class Cluster:
             assert f"{count} {status}" in parent, (status, count, parent)
         assert "Sync finished" in self.slack.message(thread.channel_id, thread.progress_ts).as_text()
         replies = self.slack.replies(thread.channel_id, thread.parent_ts)
-        results = [m for m in replies if m.blocks and all(b.get("type") == "section" for b in m.blocks)]
-        others = [m.ts for m in replies if m.ts not in {r.ts for r in results}]
+        is_result = {m.ts: bool(m.blocks) and all(b.get("type") == "section" for b in m.blocks) for m in replies}
+        results = [m for m in replies if is_result[m.ts]]
+        others = [m.ts for m in replies if not is_result[m.ts]]
         assert others == [thread.progress_ts], "one progress message per run, turned into the summary"
         lines = [line for m in results for line in m.lines()]
         seen: Counter = Counter()
